@@ -1,0 +1,4 @@
+"""`python -m hub ...`: the hub's command line."""
+from .cli import main
+
+main()

@@ -1,0 +1,39 @@
+"""Tenants and the secrets each platform uses to talk to the hub on a tenant's behalf."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, BigId, Timestamp, utcnow
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    name: Mapped[str] = mapped_column(String(200), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+
+    secrets: Mapped[list["TenantSecret"]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
+
+
+class TenantSecret(Base):
+    """One secret per tenant and source: a hash when we only verify it, ciphertext when we must sign with it."""
+
+    __tablename__ = "tenant_secrets"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "source", name="uq_tenant_secrets_tenant_source"),
+        Index("ix_tenant_secrets_source_hash", "source", "secret_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False)
+    source: Mapped[str] = mapped_column(String(32), nullable=False)
+    secret_hash: Mapped[str | None] = mapped_column(String(64))
+    secret_encrypted: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+
+    tenant: Mapped[Tenant] = relationship(back_populates="secrets")

@@ -1,0 +1,113 @@
+"""Tenants and their secrets: create, store, and check what a caller presents, in constant time."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import secrets as random_secrets
+
+from cryptography.fernet import Fernet, InvalidToken
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import Tenant, TenantSecret
+
+# How each source's secret is kept. A bearer token is only ever compared, so a hash is enough;
+# an HMAC key or a public key must be read back to verify a signature, so it is encrypted.
+SECRET_STORAGE = {
+    "api": "hash",
+    "zapier": "hash",
+    "sheets": "encrypt",
+    "shopify": "encrypt",
+    "wix": "encrypt",
+    "hooks": "encrypt",
+}
+GENERATED_SOURCES = ("api", "sheets", "zapier", "hooks")
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")
+
+
+class TenantError(ValueError):
+    """A tenant or secret request the hub cannot carry out; the message says why."""
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _fernet(secret_key: str) -> Fernet:
+    # Fernet wants 32 url-safe base64 bytes; derive them from whatever key the operator set.
+    return Fernet(base64.urlsafe_b64encode(hashlib.sha256(secret_key.encode()).digest()))
+
+
+def create_tenant(session: Session, slug: str, name: str | None, secret_key: str) -> tuple[Tenant, dict[str, str]]:
+    """Create a tenant with fresh secrets; the plain secrets are returned once and never stored."""
+    if not SLUG_PATTERN.match(slug):
+        raise TenantError(
+            f"tenant slug: expected 3-64 lowercase letters, digits or '-', not starting or ending with '-', found {slug!r}"
+        )
+    if session.scalar(select(Tenant).where(Tenant.slug == slug)):
+        raise TenantError(f"tenant {slug!r} already exists")
+    tenant = Tenant(slug=slug, name=name or slug)
+    session.add(tenant)
+    session.flush()
+    issued = {source: random_secrets.token_urlsafe(32) for source in GENERATED_SOURCES}
+    for source, value in issued.items():
+        set_secret(session, tenant, source, value, secret_key)
+    return tenant, issued
+
+
+def set_secret(session: Session, tenant: Tenant, source: str, value: str, secret_key: str) -> TenantSecret:
+    storage = SECRET_STORAGE.get(source)
+    if storage is None:
+        raise TenantError(f"secret source: expected one of {', '.join(sorted(SECRET_STORAGE))}, found {source!r}")
+    if not value.strip():
+        raise TenantError(f"secret for {source!r}: expected a non-empty value")
+    row = session.scalar(
+        select(TenantSecret).where(TenantSecret.tenant_id == tenant.id, TenantSecret.source == source)
+    )
+    if row is None:
+        row = TenantSecret(tenant_id=tenant.id, source=source)
+        session.add(row)
+    if storage == "hash":
+        row.secret_hash, row.secret_encrypted = token_hash(value), None
+    else:
+        row.secret_hash, row.secret_encrypted = None, _fernet(secret_key).encrypt(value.encode()).decode()
+    session.flush()
+    return row
+
+
+def read_secret(session: Session, tenant_id: int, source: str, secret_key: str) -> str | None:
+    """The plain secret for signing or verifying a signature, or None when the tenant has none for that source."""
+    encrypted = session.scalar(
+        select(TenantSecret.secret_encrypted).where(TenantSecret.tenant_id == tenant_id, TenantSecret.source == source)
+    )
+    if not encrypted:
+        return None
+    try:
+        return _fernet(secret_key).decrypt(encrypted.encode()).decode()
+    except InvalidToken:
+        raise TenantError(f"the stored {source!r} secret cannot be decrypted: was HUB_SECRET_KEY changed?") from None
+
+
+def tenant_for_token(session: Session, source: str, token: str) -> Tenant | None:
+    """The tenant whose `source` secret is this bearer token, or None."""
+    digest = token_hash(token)
+    row = session.scalar(
+        select(TenantSecret).where(TenantSecret.source == source, TenantSecret.secret_hash == digest)
+    )
+    # The lookup is by hash; compare again in constant time so no timing difference leaks.
+    if row is None or not hmac.compare_digest(row.secret_hash or "", digest):
+        return None
+    return session.get(Tenant, row.tenant_id)
+
+
+def token_matches(session: Session, tenant_id: int, source: str, token: str) -> bool:
+    stored = session.scalar(
+        select(TenantSecret.secret_hash).where(TenantSecret.tenant_id == tenant_id, TenantSecret.source == source)
+    )
+    return stored is not None and hmac.compare_digest(stored, token_hash(token))
+
+
+def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
+    return session.scalar(select(Tenant).where(Tenant.slug == slug))

@@ -1,0 +1,30 @@
+"""Alembic's entry point: migrate the database named by the hub's own configuration."""
+from alembic import context
+
+from hub.config import load_settings
+from hub.db import get_engine
+from hub.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations() -> None:
+    url = config.attributes.get("database_url") or load_settings().database_url
+    engine = get_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) migrations are not supported: run against a database")
+run_migrations()
