@@ -1,0 +1,33 @@
+"""The hub: a Flask app that takes rows from sheets, shops and hosts, and keeps them in one clean store."""
+from __future__ import annotations
+
+from typing import Mapping
+
+from flask import Flask
+
+from .config import INSTANCE_DIR, load_settings
+from .db import make_session_factory
+
+
+def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
+    """Build the app. `test_config` overrides settings by name (e.g. {"database_url": ...})."""
+    settings = load_settings()
+    if test_config:
+        settings = settings.with_overrides(test_config)
+
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config["HUB_SETTINGS"] = settings
+    app.config["SECRET_KEY"] = settings.secret_key
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.max_upload_bytes, settings.max_webhook_bytes)
+    app.extensions["hub.sessions"] = make_session_factory(settings.database_url)
+
+    from . import web
+    from .api import etl
+    from .status import views as status
+    from webhooks import sheets
+
+    web.init_app(app)
+    app.register_blueprint(etl.bp)
+    app.register_blueprint(status.bp)
+    app.register_blueprint(sheets.bp)
+    return app

@@ -1,0 +1,1 @@
+"""The hub's JSON API for tenants (`/api/v1/...`)."""

@@ -1,0 +1,100 @@
+"""The seed's ETL endpoints: upload a CSV or XLSX file, follow its import, list recent imports."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request, url_for
+from sqlalchemy import select
+
+from ..auth import require_tenant
+from ..ingest.intake import PayloadTooLarge, create_import
+from ..ingest.readers import format_for_filename
+from ..ingest.summary import history_item, import_summary
+from ..ingest.tables import TABLES
+from ..ingest.validate import UnusableInput
+from ..jobs.imports import enqueue_import, retry_import
+from ..models import EtlImport
+from ..web import db, json_error, settings
+
+bp = Blueprint("etl", __name__, url_prefix="/api/v1/etl")
+
+
+@bp.before_request
+def flag_on():
+    if not settings().flags.etl_csv_upload:
+        return json_error(404, "ETL uploads are switched off on this hub (ENABLE_ETL_CSV_UPLOAD=false)")
+
+
+def accepted(imp: EtlImport, status: int = 202):
+    return jsonify({"import_id": imp.id, "status": imp.status,
+                    "status_url": url_for("etl.status", import_id=imp.id, _external=True)}), status
+
+
+@bp.post("/upload")
+@require_tenant("api")
+def upload():
+    table = (request.form.get("table") or "").strip()
+    if table not in TABLES:
+        return json_error(400, f"form field 'table': expected one of {', '.join(TABLES)}, found {table!r}")
+    upload_file = request.files.get("file")
+    if upload_file is None or not upload_file.filename:
+        return json_error(400, "form field 'file': expected a CSV or XLSX file, found none")
+    try:
+        input_format = format_for_filename(upload_file.filename, upload_file.mimetype)
+        imp, _ = create_import(
+            db(),
+            tenant_id=g.tenant.id,
+            source="upload",
+            table_name=table,
+            input_format=input_format,
+            payload=upload_file.stream,
+            filename=upload_file.filename[:300],
+            dedupe_key=request.headers.get("Idempotency-Key") or None,
+            max_bytes=settings().max_upload_bytes,
+        )
+    except UnusableInput as error:
+        return json_error(400, str(error))
+    except PayloadTooLarge as error:
+        return json_error(413, f"{error}; nothing was stored")
+    db().commit()  # persisted before anything runs or is promised
+    enqueue_import(settings(), imp.id)
+    db().refresh(imp)
+    return accepted(imp)
+
+
+def _tenant_import(import_id: str) -> EtlImport | None:
+    imp = db().get(EtlImport, import_id)
+    # Another tenant's import is as absent as one that never existed.
+    return imp if imp is not None and imp.tenant_id == g.tenant.id else None
+
+
+@bp.get("/status/<import_id>")
+@require_tenant("api")
+def status(import_id: str):
+    imp = _tenant_import(import_id)
+    if imp is None:
+        return json_error(404, f"no import {import_id} for this tenant")
+    limit = min(max(request.args.get("errors", 100, type=int), 0), 10_000)
+    return jsonify(import_summary(db(), imp, errors_limit=limit))
+
+
+@bp.get("/history")
+@require_tenant("api")
+def history():
+    limit = min(max(request.args.get("limit", 50, type=int), 1), 500)
+    imports = db().scalars(
+        select(EtlImport).where(EtlImport.tenant_id == g.tenant.id).order_by(EtlImport.created_at.desc()).limit(limit)
+    ).all()
+    return jsonify({"imports": [history_item(imp) for imp in imports]})
+
+
+@bp.post("/imports/<import_id>/retry")
+@require_tenant("api")
+def retry(import_id: str):
+    imp = _tenant_import(import_id)
+    if imp is None:
+        return json_error(404, f"no import {import_id} for this tenant")
+    if imp.status in ("completed", "completed_with_errors"):
+        return json_error(409, f"import {import_id} is {imp.status}; only failed or stuck imports are retried")
+    db().close()
+    retry_import(settings(), import_id)
+    imp = db().get(EtlImport, import_id)
+    return accepted(imp)

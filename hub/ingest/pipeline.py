@@ -1,0 +1,225 @@
+"""The one ingest pipeline: every source's rows are validated, upserted and recorded here.
+
+An import is applied in batches, each its own transaction holding the batch's rows, its row
+errors and the import's counters, so a crash leaves no half-applied batch and a rerun resumes
+after the last committed one with its counts intact.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from typing import BinaryIO, Iterator
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..events import emit
+from ..models import ACTIVE_IO_STATUSES, FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, IoBooking, utcnow
+from .readers import ChunkStream, open_rows
+from .tables import TABLES, TableSpec
+from .upsert import apply_batch
+from .validate import Header, RowError, UnusableInput, raw_values, read_header, validate_row
+
+log = logging.getLogger(__name__)
+# Sheet pushes are small; keeping each row's outcome lets the write-back tell every row how it went.
+MAX_TRACKED_ROWS = 10_000
+
+
+def open_payload(session: Session, imp: EtlImport, stack: ExitStack) -> BinaryIO:
+    local_path = (imp.context or {}).get("local_path")
+    if local_path:
+        return stack.enter_context(open(local_path, "rb"))
+
+    def fetch(seq: int) -> bytes | None:
+        return session.scalar(
+            select(EtlImportChunk.data).where(EtlImportChunk.import_id == imp.id, EtlImportChunk.seq == seq)
+        )
+
+    return stack.enter_context(ChunkStream(fetch))
+
+
+class _InputState:
+    """What must be remembered across batches: keys already seen, promo codes already claimed."""
+
+    def __init__(self, spec: TableSpec):
+        self.spec = spec
+        # Python's hash of the key tuple stands in for the key, so a million-row input keeps a
+        # million small ints, not a million tuples of strings.
+        self.first_row: dict[int, int] = {}
+        self.promo_owner: dict[str, tuple[str, int]] = {}
+
+    def check(self, row_number: int, record: dict) -> list[RowError]:
+        key = tuple(record[name] for name in self.spec.key)
+        digest = hash(key)
+        first = self.first_row.setdefault(digest, row_number)
+        if first != row_number:
+            shown = ", ".join(str(v.isoformat() if hasattr(v, "isoformat") else v) for v in key)
+            return [RowError(row_number, self.spec.key[-1] if len(key) == 1 else None,
+                             f"duplicate of row {first}: same {', '.join(self.spec.key)} ({shown}); "
+                             "expected each key once per input")]
+        code = record.get("promo_code")
+        if code and record.get("status", "draft") in ACTIVE_IO_STATUSES:
+            owner = self.promo_owner.setdefault(code.lower(), (record["io_id"], row_number))
+            if owner[0] != record["io_id"]:
+                return [RowError(row_number, "promo_code",
+                                 f"{code} is already the promo code of active IO {owner[0]} (row {owner[1]}); "
+                                 "expected a code no other draft/scheduled/live IO uses")]
+        return []
+
+
+def _promo_clashes(session: Session, tenant_id: int, batch: list[tuple[int, dict, list]]) -> dict[int, RowError]:
+    """Promo codes in the batch that an active IO already stored under another io_id holds."""
+    wanted = {
+        record["promo_code"].lower(): (number, record)
+        for number, record, _ in batch
+        if record.get("promo_code") and record.get("status", "draft") in ACTIVE_IO_STATUSES
+    }
+    if not wanted:
+        return {}
+    rows = session.execute(
+        select(IoBooking.io_id, func.lower(IoBooking.promo_code)).where(
+            IoBooking.tenant_id == tenant_id,
+            IoBooking.status.in_(ACTIVE_IO_STATUSES),
+            func.lower(IoBooking.promo_code).in_(list(wanted)),
+        )
+    ).all()
+    clashes: dict[int, RowError] = {}
+    for io_id, code in rows:
+        number, record = wanted[code]
+        if io_id != record["io_id"]:
+            clashes[number] = RowError(
+                number, "promo_code",
+                f"{record['promo_code']} is already the promo code of active IO {io_id}; "
+                "expected a code no other draft/scheduled/live IO uses",
+            )
+    return clashes
+
+
+def _batches(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple[int, list]]]:
+    batch: list[tuple[int, list]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _fail(session: Session, imp: EtlImport, message: str) -> None:
+    imp.status, imp.error, imp.finished_at, imp.updated_at = "failed", message, utcnow(), utcnow()
+    emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
+
+
+def import_event_payload(imp: EtlImport) -> dict:
+    return {
+        "import_id": imp.id,
+        "source": imp.source,
+        "table": imp.table_name,
+        "status": imp.status,
+        "rows_total": imp.rows_total,
+        "inserted": imp.rows_inserted,
+        "updated": imp.rows_updated,
+        "unchanged": imp.rows_unchanged,
+        "refused": imp.rows_refused,
+        "error": imp.error,
+    }
+
+
+def run_import(session: Session, import_id: str, batch_rows: int = 5000) -> EtlImport:
+    """Run (or resume) one import to its end. Commits as it goes; raises only on faults worth a retry."""
+    imp = session.get(EtlImport, import_id)
+    if imp is None:
+        raise LookupError(f"import {import_id} does not exist")
+    if imp.status in FINISHED_STATUSES:
+        return imp  # a duplicate job or a replay: nothing to do twice
+    imp.status, imp.error, imp.updated_at = "running", None, utcnow()
+    imp.started_at = imp.started_at or utcnow()
+    imp.attempts += 1
+    session.commit()
+    started = time.monotonic()
+
+    spec = TABLES.get(imp.table_name)
+    header_cells: list = []
+    with ExitStack() as stack:
+        try:
+            if spec is None:
+                raise UnusableInput(f"table: expected one of {', '.join(TABLES)}, found {imp.table_name!r}")
+            stream = open_rows(open_payload(session, imp, stack), imp.input_format, imp.table_name)
+            header_cells = stream.header
+            header = read_header(spec, header_cells)
+        except UnusableInput as error:
+            _fail(session, imp, str(error))
+            session.add(EtlRowError(import_id=imp.id, tenant_id=imp.tenant_id, row_number=None, column=None,
+                                    message=str(error), raw={"header": [str(c) for c in header_cells]}))
+            session.commit()
+            log.warning("import %s refused whole: %s", imp.id, error)
+            return imp
+        imp.unknown_columns = header.unknown or None
+        state = _InputState(spec)
+        already_done = imp.rows_done
+        track = bool((imp.context or {}).get("track_rows"))
+        seen_rows = 0
+        try:
+            for batch in _batches(stream.rows, batch_rows):
+                seen_rows += len(batch)
+                if seen_rows <= already_done:
+                    # Applied by an earlier attempt: only remember its keys for duplicate checks.
+                    for number, values in batch:
+                        record, _ = validate_row(header, number, values)
+                        if record is not None:
+                            state.check(number, record)
+                    continue
+                _apply(session, imp, spec, header, state, stream.header, batch, track)
+                session.commit()
+        except UnusableInput as error:  # a reader can find the input broken midway (bad CSV quoting...)
+            session.rollback()
+            _fail(session, imp, str(error))
+            session.commit()
+            return imp
+    imp.status = "completed_with_errors" if imp.rows_refused else "completed"
+    imp.finished_at = imp.updated_at = utcnow()
+    emit(session, imp.tenant_id, "etl.import_completed", import_event_payload(imp), subject=imp.id)
+    if imp.rows_refused:
+        emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
+    session.commit()
+    log.info("import %s %s: %d rows in %.2fs", imp.id, imp.status, imp.rows_total, time.monotonic() - started)
+    return imp
+
+
+def _apply(session, imp, spec, header: Header, state, header_cells, batch, track) -> None:
+    good: list[tuple[int, dict, list]] = []
+    refused: list[tuple[list, list[RowError]]] = []
+    for number, values in batch:
+        record, errors = validate_row(header, number, values)
+        if record is not None:
+            errors = state.check(number, record)
+        if errors:
+            refused.append((values, errors))
+        else:
+            good.append((number, record, values))
+    if spec.name == "io_bookings":
+        clashes = _promo_clashes(session, imp.tenant_id, good)
+        if clashes:
+            refused.extend((values, [clashes[number]]) for number, _, values in good if number in clashes)
+            good = [item for item in good if item[0] not in clashes]
+
+    outcomes = apply_batch(session, spec, header.present, imp.tenant_id, imp.id, [record for _, record, _ in good])
+    for values, errors in refused:
+        raw = raw_values(header_cells, values)
+        for error in errors:
+            session.add(EtlRowError(import_id=imp.id, tenant_id=imp.tenant_id, row_number=error.row_number,
+                                    column=error.column, message=str(error), raw=raw))
+    imp.rows_total += len(batch)
+    imp.rows_done += len(batch)
+    imp.rows_inserted += outcomes.count("inserted")
+    imp.rows_updated += outcomes.count("updated")
+    imp.rows_unchanged += outcomes.count("unchanged")
+    imp.rows_refused += len(refused)
+    imp.updated_at = utcnow()
+    if track and imp.rows_total <= MAX_TRACKED_ROWS:
+        tracked = dict(imp.row_outcomes or {})
+        tracked.update({str(number): outcome for (number, _, _), outcome in zip(good, outcomes)})
+        tracked.update({str(errors[0].row_number): "error: " + "; ".join(str(e) for e in errors) for _, errors in refused})
+        imp.row_outcomes = tracked

@@ -1,0 +1,106 @@
+"""What each importable table accepts: its columns, their parsers, its key and its row rules."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Callable
+
+from sqlalchemy import Table
+
+from ..models import IO_STATUSES, IoBooking, MetricsDaily
+from . import values as v
+
+RowRule = Callable[[dict], list[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    parse: Callable[[object], object]
+    required: bool = False
+    # Another header that carries the same value in other units, e.g. `revenue` in currency units.
+    alias: str | None = None
+    alias_parse: Callable[[object], object] | None = None
+    # A key column must have a value in every row.
+    key: bool = False
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    table: Table
+    columns: tuple[Column, ...]
+    rules: tuple[RowRule, ...] = ()
+    # Used when a new row is inserted and the input has no such column; an update leaves them alone.
+    insert_defaults: dict[str, object] = field(default_factory=dict)
+    # Set to now whenever a row is written; only a real change writes a row.
+    touched_at: str = "last_updated"
+    created_at: str | None = None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns if c.key)
+
+    def column(self, name: str) -> Column:
+        return next(c for c in self.columns if c.name == name)
+
+
+def _flight_order(row: dict) -> list[tuple[str, str]]:
+    start, end = row.get("flight_start"), row.get("flight_end")
+    if isinstance(start, date) and isinstance(end, date) and end < start:
+        return [("flight_end", f"{end.isoformat()} is before flight_start {start.isoformat()}")]
+    return []
+
+
+def _listeners_within_downloads(row: dict) -> list[tuple[str, str]]:
+    downloads, listeners = row.get("downloads"), row.get("listeners")
+    if isinstance(downloads, int) and isinstance(listeners, int) and listeners > downloads:
+        return [("listeners", f"{listeners} is more than downloads {downloads}; a listener downloads at least once")]
+    return []
+
+
+METRICS_DAILY = TableSpec(
+    name="metrics_daily",
+    table=MetricsDaily.__table__,
+    columns=(
+        Column("day", v.parse_date, required=True, key=True),
+        Column("episode_id", v.parse_identifier, required=True, key=True),
+        Column("source", v.parse_source, required=True, key=True),
+        Column("podcast_id", v.parse_identifier),
+        Column("downloads", v.parse_count),
+        Column("listeners", v.parse_count),
+        Column("completion_rate", v.parse_rate),
+        Column("ctr", v.parse_rate),
+        Column("conversions", v.parse_count),
+        Column("revenue_cents", v.parse_count, alias="revenue", alias_parse=v.parse_money_cents),
+    ),
+    rules=(_listeners_within_downloads,),
+)
+
+IO_BOOKINGS = TableSpec(
+    name="io_bookings",
+    table=IoBooking.__table__,
+    columns=(
+        Column("io_id", v.parse_identifier, required=True, key=True),
+        Column("flight_start", v.parse_date, required=True),
+        Column("flight_end", v.parse_date, required=True),
+        Column("campaign_id", v.parse_identifier),
+        Column("ad_unit_id", v.parse_identifier),
+        Column("episode_id", v.parse_identifier),
+        Column("podcast_id", v.parse_identifier),
+        Column("booked_impressions", v.parse_count),
+        Column("booked_cpm_cents", v.parse_count, alias="booked_cpm", alias_parse=v.parse_money_cents),
+        Column("promo_code", v.parse_promo_code),
+        Column("vanity_url", v.parse_url),
+        Column("status", v.parse_choice(IO_STATUSES)),
+        Column("currency", v.parse_currency),
+    ),
+    rules=(_flight_order,),
+    insert_defaults={"status": "draft", "currency": "USD"},
+    touched_at="updated_at",
+    created_at="created_at",
+)
+
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (METRICS_DAILY, IO_BOOKINGS)}
+# Columns the hub itself writes into a sheet; they come back in pushes and are not data.
+HUB_COLUMNS = frozenset({"hub_status", "hub_synced_at"})

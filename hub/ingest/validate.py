@@ -1,0 +1,126 @@
+"""Header matching and row validation: every refusal names the row, the column, what was expected and found."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .tables import HUB_COLUMNS, TableSpec
+from .values import BadValue, is_blank
+
+
+class UnusableInput(ValueError):
+    """The input as a whole cannot be imported (bad header, unreadable file); no row was applied."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row_number: int | None
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"row {self.row_number}" if self.row_number is not None else "input"
+        return f"{where}, {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
+
+
+def normalize_header(cell: object) -> str:
+    """`Flight Start`, ` flight-start ` and `FLIGHT_START` are the same column."""
+    return re.sub(r"[\s\-]+", "_", str(cell if cell is not None else "").strip().lower())
+
+
+@dataclass
+class Header:
+    """Where each known column sits in the input's rows."""
+
+    spec: TableSpec
+    positions: dict[str, int]
+    # Columns given in other units (e.g. `revenue` for `revenue_cents`), by target column.
+    alias_positions: dict[str, int]
+    unknown: list[str] = field(default_factory=list)
+
+    @property
+    def present(self) -> tuple[str, ...]:
+        """The table's columns this input carries, key first; only these are written on update."""
+        names = set(self.positions) | set(self.alias_positions)
+        return tuple(c.name for c in self.spec.columns if c.name in names)
+
+
+def read_header(spec: TableSpec, cells: list[object]) -> Header:
+    names = [normalize_header(c) for c in cells]
+    while names and not names[-1]:
+        names.pop()  # trailing empty columns are how sheets and CSV exports end
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for index, name in enumerate(names, start=1):
+        if not name:
+            problems.append(f"column {index} has no header (expected a column name)")
+        elif name in seen:
+            problems.append(f"columns {seen[name]} and {index} are both {name!r} (expected each column once)")
+        else:
+            seen[name] = index
+    if problems:
+        raise UnusableInput("header: " + "; ".join(problems))
+
+    positions: dict[str, int] = {}
+    alias_positions: dict[str, int] = {}
+    known = {c.name for c in spec.columns}
+    aliases = {c.alias: c.name for c in spec.columns if c.alias}
+    unknown = []
+    for name, index in seen.items():
+        if name in known:
+            positions[name] = index - 1
+        elif name in aliases:
+            alias_positions[aliases[name]] = index - 1
+        elif name not in HUB_COLUMNS:
+            unknown.append(name)
+    for target in list(alias_positions):
+        if target in positions:
+            column = spec.column(target)
+            raise UnusableInput(
+                f"header: both {target!r} and {column.alias!r} are given (expected one of them, not both)"
+            )
+    missing = [c.name for c in spec.columns if c.required and c.name not in positions and c.name not in alias_positions]
+    if missing:
+        raise UnusableInput(
+            f"header: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
+            f"for table {spec.name} (found: {', '.join(n for n in names if n) or 'no columns'})"
+        )
+    return Header(spec=spec, positions=positions, alias_positions=alias_positions, unknown=unknown)
+
+
+def raw_values(header_cells: list[object], values: list[object]) -> dict[str, object]:
+    """The row as received, by header, for keeping with its errors (JSON-safe)."""
+    out: dict[str, object] = {}
+    for index, cell in enumerate(values):
+        name = str(header_cells[index]) if index < len(header_cells) and header_cells[index] is not None else f"column {index + 1}"
+        out[name] = cell if cell is None or isinstance(cell, (str, int, float, bool)) else str(cell)
+    return out
+
+
+def validate_row(header: Header, row_number: int, values: list[object]) -> tuple[dict | None, list[RowError]]:
+    """Parse one row into a record of typed values, or return why it is refused."""
+    record: dict[str, object] = {}
+    errors: list[RowError] = []
+    spec = header.spec
+    for column in spec.columns:
+        if column.name in header.positions:
+            index, parse, label = header.positions[column.name], column.parse, column.name
+        elif column.name in header.alias_positions:
+            index, parse, label = header.alias_positions[column.name], column.alias_parse, column.alias
+        else:
+            continue
+        raw = values[index] if index < len(values) else None
+        if is_blank(raw):
+            if column.required:
+                errors.append(RowError(row_number, label, "expected a value, found an empty cell"))
+            else:
+                record[column.name] = None
+            continue
+        try:
+            record[column.name] = parse(raw)
+        except BadValue as error:
+            errors.append(RowError(row_number, label, str(error)))
+    if not errors:
+        for rule in spec.rules:
+            errors.extend(RowError(row_number, column, message) for column, message in rule(record))
+    return (None, errors) if errors else (record, [])

@@ -1,0 +1,195 @@
+"""Cell parsers: turn what a person typed in a sheet (or a workbook stored) into typed values.
+
+Each parser takes the raw cell and returns the value, or raises BadValue with a message that
+says what was expected; the validator adds the row number and the column.
+"""
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from urllib.parse import urlsplit
+
+
+class BadValue(ValueError):
+    """A cell that does not hold what its column expects."""
+
+
+def is_blank(raw: object) -> bool:
+    return raw is None or (isinstance(raw, str) and not raw.strip())
+
+
+def shown(raw: object) -> str:
+    """How a bad value is quoted back to the person who typed it."""
+    return repr(raw) if isinstance(raw, str) else str(raw)
+
+
+# Sheets and Excel count days from 1899-12-30 (Excel's 1900 leap-year bug folded in).
+SERIAL_EPOCH = date(1899, 12, 30)
+# Plausible serials: 1954-09-26 .. 2119-01-07. Outside that a number is not a date someone meant.
+SERIAL_RANGE = (20000, 80000)
+MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[T ].*)?$")
+_US = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_EU = re.compile(r"^(\d{1,2})\.(\d{1,2})\.(\d{4})$")
+_NAMED_DMY = re.compile(r"^(\d{1,2})[ -]([A-Za-z]{3,9})\.?[ -,]*(\d{4})$")
+_NAMED_MDY = re.compile(r"^([A-Za-z]{3,9})\.? (\d{1,2}),? (\d{4})$")
+DATE_FORMS = "a date like 2025-01-31, 1/31/2025, 31.01.2025, 31 Jan 2025 or Jan 31, 2025"
+
+
+def _make_date(year: int, month: int, day: int, raw: object) -> date:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        raise BadValue(f"expected {DATE_FORMS}, found {shown(raw)} (no such day)") from None
+
+
+def _month(name: str, raw: object) -> int:
+    month = MONTHS.get(name[:3].lower())
+    if month is None:
+        raise BadValue(f"expected {DATE_FORMS}, found {shown(raw)}")
+    return month
+
+
+def parse_date(raw: object) -> date:
+    if isinstance(raw, datetime):
+        return raw.date()
+    if isinstance(raw, date):
+        return raw
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        if SERIAL_RANGE[0] <= raw <= SERIAL_RANGE[1] and float(raw).is_integer():
+            return SERIAL_EPOCH + timedelta(days=int(raw))
+        raise BadValue(f"expected {DATE_FORMS} (or a sheet date serial), found {raw}")
+    text = str(raw).strip()
+    if match := _ISO.match(text):
+        return _make_date(int(match[1]), int(match[2]), int(match[3]), raw)
+    if match := _US.match(text):
+        # Slashes with the year last are read the way US-locale Sheets shows them: month first.
+        return _make_date(int(match[3]), int(match[1]), int(match[2]), raw)
+    if match := _EU.match(text):
+        return _make_date(int(match[3]), int(match[2]), int(match[1]), raw)
+    if match := _NAMED_DMY.match(text):
+        return _make_date(int(match[3]), _month(match[2], raw), int(match[1]), raw)
+    if match := _NAMED_MDY.match(text):
+        return _make_date(int(match[3]), _month(match[1], raw), int(match[2]), raw)
+    if text.isdigit() and SERIAL_RANGE[0] <= int(text) <= SERIAL_RANGE[1]:
+        return SERIAL_EPOCH + timedelta(days=int(text))
+    raise BadValue(f"expected {DATE_FORMS}, found {shown(raw)}")
+
+
+_GROUPED = re.compile(r"^\d{1,3}(?:[, \u00a0\u202f_]\d{3})+$")
+
+
+def parse_count(raw: object) -> int:
+    """A non-negative whole number; `1,204` and `1 204` are read as 1204."""
+    if isinstance(raw, bool):
+        raise BadValue(f"expected a whole number >= 0, found {raw}")
+    if isinstance(raw, int):
+        value = raw
+    elif isinstance(raw, float):
+        if not raw.is_integer():
+            raise BadValue(f"expected a whole number >= 0, found {raw}")
+        value = int(raw)
+    else:
+        text = str(raw).strip()
+        if _GROUPED.match(text):
+            text = re.sub(r"[, \u00a0\u202f_]", "", text)
+        elif text.endswith(".0") and text[:-2].isdigit():
+            text = text[:-2]
+        if not re.fullmatch(r"-?\d+", text):
+            raise BadValue(f"expected a whole number >= 0, found {shown(raw)}")
+        value = int(text)
+    if value < 0:
+        raise BadValue(f"expected a whole number >= 0, found {value}")
+    return value
+
+
+def parse_rate(raw: object) -> float:
+    """A fraction in [0, 1], typed as 0.85 or 85%."""
+    text = str(raw).strip()
+    percent = text.endswith("%")
+    try:
+        value = Decimal(text.rstrip("%").strip().replace(",", ".") if percent else text)
+    except InvalidOperation:
+        raise BadValue(f"expected a fraction between 0 and 1 (0.85) or a percentage (85%), found {shown(raw)}") from None
+    if percent:
+        value = value / 100
+    if not value.is_finite() or value < 0 or value > 1:
+        raise BadValue(f"expected a rate between 0 and 1 (or 0% to 100%), found {shown(raw)}")
+    return round(float(value), 6)
+
+
+_CURRENCY_MARKS = re.compile(r"^[A-Z]{3}\s*|\s*[A-Z]{3}$|[$€£¥]")
+
+
+def parse_money_cents(raw: object) -> int:
+    """A decimal amount (`119.96`, `$1,234.50`) as exact integer cents."""
+    if isinstance(raw, bool):
+        raise BadValue(f"expected an amount like 1234.56, found {raw}")
+    if isinstance(raw, float):
+        # A workbook stores 119.96 as a binary float; its shortest repr is what the person typed.
+        raw = repr(raw)
+    text = _CURRENCY_MARKS.sub("", str(raw).strip()).strip()
+    if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", text):
+        text = text.replace(",", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise BadValue(f"expected an amount like 1234.56, found {shown(raw)}") from None
+    if not value.is_finite() or value < 0:
+        raise BadValue(f"expected an amount >= 0, found {shown(raw)}")
+    cents = value * 100
+    if cents != cents.to_integral_value():
+        raise BadValue(f"expected at most 2 decimal places, found {shown(raw)}")
+    return int(cents)
+
+
+def parse_identifier(raw: object) -> str:
+    """Identifiers stay text: `007` stays `007`. A workbook number 7.0 becomes `7`."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    text = str(raw).strip()
+    if len(text) > 128:
+        raise BadValue(f"expected an identifier of at most 128 characters, found {len(text)} characters")
+    return text
+
+
+def parse_source(raw: object) -> str:
+    text = str(raw).strip().lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", text):
+        raise BadValue(f"expected a source name like buzzsprout or manual (letters, digits, - _ .), found {shown(raw)}")
+    return text
+
+
+def parse_choice(choices: tuple[str, ...]):
+    def parse(raw: object) -> str:
+        text = str(raw).strip().lower()
+        if text not in choices:
+            raise BadValue(f"expected one of {'/'.join(choices)}, found {shown(raw)}")
+        return text
+
+    return parse
+
+
+def parse_promo_code(raw: object) -> str:
+    text = str(raw).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}", text):
+        raise BadValue(f"expected a promo code of letters, digits, - or _ (no spaces), found {shown(raw)}")
+    return text
+
+
+def parse_url(raw: object) -> str:
+    text = str(raw).strip()
+    candidate = text if "://" in text else f"https://{text}"
+    parts = urlsplit(candidate)
+    if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in candidate:
+        raise BadValue(f"expected a URL like https://brand.example/show, found {shown(raw)}")
+    return candidate
+
+
+def parse_currency(raw: object) -> str:
+    text = str(raw).strip().upper()
+    if not re.fullmatch(r"[A-Z]{3}", text):
+        raise BadValue(f"expected a 3-letter currency code like USD, found {shown(raw)}")
+    return text

@@ -1,0 +1,1 @@
+"""Background work: import jobs, the reconciler, and the queue they share."""

@@ -1,0 +1,103 @@
+"""Import jobs: the RQ entry point and the inline runner share one function."""
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+
+from rq import get_current_job
+from sqlalchemy import select
+
+from ..config import Settings, load_settings
+from ..db import make_session_factory
+from ..events import emit
+from ..ingest.pipeline import import_event_payload, run_import
+from ..models import EtlImport, utcnow
+from .queue import enqueue, job_is_pending
+
+log = logging.getLogger(__name__)
+
+
+def import_job_id(import_id: str) -> str:
+    return f"import-{import_id}"
+
+
+def execute_import(settings: Settings, import_id: str, final_attempt: bool = True) -> dict:
+    """Run an import; on a fault record the reason, and mark it failed once no retry is left."""
+    session = make_session_factory(settings.database_url)()
+    try:
+        imp = run_import(session, import_id, batch_rows=settings.import_batch_rows)
+        return {"import_id": imp.id, "status": imp.status}
+    except Exception as error:
+        session.rollback()
+        imp = session.get(EtlImport, import_id)
+        if imp is not None:
+            imp.error = f"{error.__class__.__name__}: {error}"
+            imp.updated_at = utcnow()
+            if final_attempt:
+                imp.status, imp.finished_at = "failed", utcnow()
+                emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
+            session.commit()
+        log.error("import %s attempt failed (final=%s): %s", import_id, final_attempt, traceback.format_exc())
+        raise
+    finally:
+        session.close()
+
+
+def run_import_job(import_id: str) -> dict:
+    """What an RQ worker runs. Settings come from the worker's environment, like the web app's."""
+    job = get_current_job()
+    final = job is None or not job.should_retry
+    return execute_import(load_settings(), import_id, final_attempt=final)
+
+
+def enqueue_import(settings: Settings, import_id: str) -> str:
+    def inline() -> None:
+        try:
+            execute_import(settings, import_id)
+        except Exception:
+            pass  # recorded on the import as failed, with its reason, and retryable
+
+    return enqueue(settings, run_import_job, import_id, job_id=import_job_id(import_id), inline=inline)
+
+
+def retry_import(settings: Settings, import_id: str) -> str:
+    """Send a failed (or stuck) import round again; the rerun resumes after its last committed batch."""
+    session = make_session_factory(settings.database_url)()
+    try:
+        imp = session.get(EtlImport, import_id)
+        if imp is None:
+            raise LookupError(f"import {import_id} does not exist")
+        if imp.status in ("completed", "completed_with_errors"):
+            raise ValueError(f"import {import_id} is {imp.status}; only failed or stuck imports are retried")
+        imp.status, imp.finished_at, imp.updated_at = "queued", None, utcnow()
+        session.commit()
+    finally:
+        session.close()
+    return enqueue_import(settings, import_id)
+
+
+def reconcile_imports(settings: Settings | None = None, grace_seconds: int = 60) -> list[str]:
+    """Enqueue imports that were accepted but have no live job: Redis was down, or a worker died."""
+    settings = settings or load_settings()
+    if settings.jobs_inline:
+        return []
+    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    session = make_session_factory(settings.database_url)()
+    try:
+        stuck = session.scalars(
+            select(EtlImport.id).where(EtlImport.status.in_(("queued", "running")), EtlImport.updated_at < cutoff)
+        ).all()
+    finally:
+        session.close()
+    requeued = []
+    for import_id in stuck:
+        if not job_is_pending(settings, import_job_id(import_id)) and enqueue_import(settings, import_id) == "queued":
+            requeued.append(import_id)
+    if requeued:
+        log.info("reconciler enqueued %d import(s): %s", len(requeued), ", ".join(requeued))
+    return requeued
+
+
+def reconcile_imports_job() -> list[str]:
+    return reconcile_imports(load_settings())

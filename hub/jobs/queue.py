@@ -1,0 +1,55 @@
+"""The job queue: RQ on Redis when HUB_REDIS_URL is set, the same functions run inline when it is not."""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Callable
+
+from redis import Redis
+from redis.exceptions import RedisError
+from rq import Queue, Retry
+from rq.job import Job, JobStatus
+
+from ..config import Settings
+
+log = logging.getLogger(__name__)
+# A job still in one of these states will run (again); enqueueing it a second time would double it.
+PENDING_STATES = {JobStatus.QUEUED, JobStatus.STARTED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+
+
+@lru_cache(maxsize=None)
+def redis_connection(url: str) -> Redis:
+    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=10)
+
+
+def get_queue(settings: Settings) -> Queue:
+    assert settings.redis_url, "no queue without HUB_REDIS_URL"
+    return Queue(settings.queue_name, connection=redis_connection(settings.redis_url))
+
+
+def job_is_pending(settings: Settings, job_id: str) -> bool:
+    try:
+        job = Job.fetch(job_id, connection=redis_connection(settings.redis_url))
+    except Exception:  # NoSuchJobError, or a job whose data expired
+        return False
+    return job.get_status(refresh=False) in PENDING_STATES
+
+
+def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable[[], object]) -> str:
+    """Queue `func(*args)` once under `job_id`, or run `inline()` when there is no Redis.
+
+    Returns "inline", "queued", "already-queued", or "waiting" when Redis is unreachable: the
+    caller has already persisted the work, and the reconciler enqueues it once Redis is back.
+    """
+    if settings.jobs_inline:
+        inline()
+        return "inline"
+    try:
+        if job_is_pending(settings, job_id):
+            return "already-queued"
+        retry = Retry(max=settings.job_retries, interval=list(settings.job_retry_intervals)) if settings.job_retries else None
+        get_queue(settings).enqueue(func, *args, job_id=job_id, retry=retry, job_timeout=3600, failure_ttl=30 * 86400)
+        return "queued"
+    except RedisError as error:
+        log.warning("redis unreachable, job %s waits for the reconciler: %s", job_id, error)
+        return "waiting"

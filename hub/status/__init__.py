@@ -1,0 +1,1 @@
+"""Health probes and the admin status page."""

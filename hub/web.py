@@ -1,0 +1,43 @@
+"""Request plumbing shared by every blueprint: the per-request session, settings and JSON errors."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, jsonify
+from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from .config import Settings
+
+
+def settings() -> Settings:
+    return current_app.config["HUB_SETTINGS"]
+
+
+def db() -> Session:
+    """The request's session; the view commits (one transaction per request), teardown closes it."""
+    if "db" not in g:
+        g.db = current_app.extensions["hub.sessions"]()
+    return g.db
+
+
+def json_error(status: int, message: str, **extra):
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+def init_app(app: Flask) -> None:
+    @app.teardown_appcontext
+    def close_session(_exc):
+        session = g.pop("db", None)
+        if session is not None:
+            session.close()  # rolls back anything the view did not commit
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def too_large(_error):
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        return json_error(413, f"request body is larger than the limit of {limit} bytes; nothing was stored")
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException):
+        # API callers get JSON, never an HTML error page.
+        return json_error(error.code or 500, error.description or error.name)

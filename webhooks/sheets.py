@@ -1,0 +1,109 @@
+"""`POST /webhooks/sheets/<tenant>`: signed pushes from the Apps Script, persisted then imported."""
+from __future__ import annotations
+
+import json
+import time
+
+from flask import Blueprint, jsonify, request, url_for
+
+from hub.ingest.intake import create_import, find_replay
+from hub.ingest.summary import import_summary
+from hub.ingest.tables import TABLES
+from hub.jobs.imports import enqueue_import
+from hub.models import EtlImport
+from hub.tenants import read_secret, tenant_by_slug
+from hub.web import db, json_error, settings
+
+from .signatures import SignatureError, check_timestamped_hmac
+
+bp = Blueprint("sheets_webhook", __name__, url_prefix="/webhooks/sheets")
+SOURCE = "sheets"
+
+
+def clock() -> float:
+    return time.time()
+
+
+def _accepted(imp, replayed: bool):
+    return jsonify({
+        "import_id": imp.id,
+        "status": imp.status,
+        "replayed": replayed,
+        "status_url": url_for("sheets_webhook.push_status", tenant_slug=request.view_args["tenant_slug"],
+                              import_id=imp.id, _external=True),
+    }), 202
+
+
+@bp.post("/<tenant_slug>")
+def receive_push(tenant_slug: str):
+    limit = settings().max_webhook_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return json_error(413, f"push is {request.content_length} bytes; the limit is {limit} bytes (send fewer rows per push)")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        return json_error(413, f"push is over the limit of {limit} bytes (send fewer rows per push)")
+
+    session = db()
+    tenant = tenant_by_slug(session, tenant_slug)
+    secret = read_secret(session, tenant.id, SOURCE, settings().secret_key) if tenant else None
+    if secret is None:
+        # The same answer for an unknown tenant and one without a sheets secret: no tenant enumeration.
+        return json_error(401, f"no sheets secret for tenant {tenant_slug!r}: run 'python -m hub tenant create' first")
+    try:
+        check_timestamped_hmac(secret, request.headers.get("X-Hub-Timestamp"),
+                               request.headers.get("X-Hub-Signature-256"), body, now=clock())
+    except SignatureError as error:
+        return json_error(401, str(error))
+
+    try:
+        push = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as error:
+        return json_error(400, f"body is not valid JSON: {error}")
+    if not isinstance(push, dict):
+        return json_error(400, "body: expected a JSON object with push_id, spreadsheet_id, sheet, header, rows")
+    push_id = push.get("push_id")
+    if not isinstance(push_id, str) or not push_id.strip() or len(push_id) > 200:
+        return json_error(422, "push_id: expected a non-empty string (at most 200 characters)")
+    sheet = push.get("sheet")
+    if sheet not in TABLES:
+        return json_error(422, f"sheet {sheet!r} is not a table the hub imports: expected a tab named one of {', '.join(TABLES)}")
+    if not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
+        return json_error(422, "body: expected 'header' (a list of column names) and 'rows' (a list of {row_number, values})")
+
+    replay = find_replay(session, tenant.id, SOURCE, push_id)
+    if replay is not None:
+        return _accepted(replay, replayed=True)
+    imp, _ = create_import(
+        session,
+        tenant_id=tenant.id,
+        source=SOURCE,
+        table_name=sheet,
+        input_format="sheet_push",
+        payload=body,
+        filename=f"{push.get('spreadsheet_id', '')}/{sheet}"[:300],
+        dedupe_key=push_id,
+        context={"spreadsheet_id": push.get("spreadsheet_id"), "sheet": sheet, "track_rows": True},
+    )
+    session.commit()  # the push is in the database before the script hears "accepted"
+    enqueue_import(settings(), imp.id)
+    session.refresh(imp)
+    return _accepted(imp, replayed=False)
+
+
+@bp.get("/<tenant_slug>/imports/<import_id>")
+def push_status(tenant_slug: str, import_id: str):
+    """The outcome of one push, for the script; signed like a push, over the import id."""
+    session = db()
+    tenant = tenant_by_slug(session, tenant_slug)
+    secret = read_secret(session, tenant.id, SOURCE, settings().secret_key) if tenant else None
+    if secret is None:
+        return json_error(401, f"no sheets secret for tenant {tenant_slug!r}")
+    try:
+        check_timestamped_hmac(secret, request.headers.get("X-Hub-Timestamp"),
+                               request.headers.get("X-Hub-Signature-256"), import_id.encode(), now=clock())
+    except SignatureError as error:
+        return json_error(401, str(error))
+    imp = session.get(EtlImport, import_id)
+    if imp is None or imp.tenant_id != tenant.id:
+        return json_error(404, f"no import {import_id} for tenant {tenant_slug!r}")
+    return jsonify(dict(import_summary(session, imp), row_outcomes=imp.row_outcomes or {}))

@@ -1,0 +1,34 @@
+"""Signature checks shared by the webhooks, all in constant time."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+MAX_CLOCK_SKEW_SECONDS = 300
+
+
+class SignatureError(ValueError):
+    """The request is not provably from the tenant; the message says which check failed."""
+
+
+def check_timestamped_hmac(secret: str, timestamp: str | None, signature: str | None, body: bytes,
+                           now: float | None = None) -> None:
+    """HMAC-SHA256 over `timestamp + "." + body`, sent as `sha256=<hex>`; stale timestamps are refused."""
+    if not timestamp:
+        raise SignatureError("missing X-Hub-Timestamp header (expected unix seconds)")
+    if not signature:
+        raise SignatureError("missing X-Hub-Signature-256 header (expected sha256=<hex>)")
+    try:
+        sent_at = int(timestamp)
+    except ValueError:
+        raise SignatureError(f"X-Hub-Timestamp: expected unix seconds, found {timestamp[:40]!r}") from None
+    skew = (time.time() if now is None else now) - sent_at
+    if abs(skew) > MAX_CLOCK_SKEW_SECONDS:
+        raise SignatureError(
+            f"X-Hub-Timestamp is {abs(int(skew))} seconds {'old' if skew > 0 else 'in the future'}; "
+            f"expected within {MAX_CLOCK_SKEW_SECONDS} seconds (is a clock wrong, or is this a replay?)"
+        )
+    expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
+        raise SignatureError("X-Hub-Signature-256 does not match the body (wrong secret, or the body was changed)")
