@@ -158,19 +158,16 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000) -> EtlI
             return imp
         imp.unknown_columns = header.unknown or None
         state = _InputState(spec)
-        already_done = imp.rows_done
         track = bool((imp.context or {}).get("track_rows"))
-        seen_rows = 0
         try:
-            for batch in _batches(stream.rows, batch_rows):
-                seen_rows += len(batch)
-                if seen_rows <= already_done:
-                    # Applied by an earlier attempt: only remember its keys for duplicate checks.
-                    for number, values in batch:
-                        record, _ = validate_row(header, number, values)
-                        if record is not None:
-                            state.check(number, record)
-                    continue
+            rows = stream.rows
+            for _ in range(imp.rows_done):
+                # Applied by an earlier attempt: only remember its keys, for the duplicate checks.
+                number, values = next(rows)
+                record, _ = validate_row(header, number, values)
+                if record is not None:
+                    state.check(number, record)
+            for batch in _batches(rows, batch_rows):
                 _apply(session, imp, spec, header, state, stream.header, batch, track)
                 session.commit()
         except UnusableInput as error:  # a reader can find the input broken midway (bad CSV quoting...)

@@ -93,9 +93,13 @@ def _csv_rows(binary: BinaryIO) -> RowStream:
 
     def rows() -> Iterator[tuple[int, list[object]]]:
         # Row 1 is the header, so data rows are numbered as a sheet would show them.
-        for number, cells in enumerate(reader, start=2):
-            if any(cell.strip() for cell in cells):
-                yield number, cells
+        number = 1
+        try:
+            for number, cells in enumerate(reader, start=2):
+                if any(cell.strip() for cell in cells):
+                    yield number, cells
+        except (UnicodeDecodeError, csv.Error) as error:
+            raise UnusableInput(f"row {number + 1}: the file cannot be read as CSV from here on ({error})") from None
 
     return RowStream(header=header, rows=rows())
 
