@@ -1,0 +1,100 @@
+"""Migrations and `hub db verify`, through the real command line, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from sqlalchemy import inspect, text
+
+from hub.db import get_engine
+from hub.models import Base
+
+
+def hub(url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HUB_DATABASE_URL=url)
+    return subprocess.run([sys.executable, "-m", "hub", *args], env=env, capture_output=True, text=True, input=stdin)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'fresh.sqlite3'}"
+    return request.getfixturevalue("postgres_database_factory")()
+
+
+def tables(url: str) -> set[str]:
+    engine = get_engine(url)
+    engine.dispose()
+    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+
+
+def test_upgrade_downgrade_upgrade_round_trip(empty_url):
+    assert hub(empty_url, "db", "upgrade").returncode == 0
+    assert tables(empty_url) == set(Base.metadata.tables)
+    again = hub(empty_url, "db", "upgrade")
+    assert again.returncode == 0, "upgrading twice is safe"
+
+    verify = hub(empty_url, "db", "verify")
+    assert verify.returncode == 0, verify.stderr
+    assert "schema ok" in verify.stdout and "metrics_daily" in verify.stdout
+
+    assert hub(empty_url, "db", "downgrade", "base").returncode == 0
+    assert tables(empty_url) == set()
+    assert hub(empty_url, "db", "upgrade").returncode == 0
+    assert hub(empty_url, "db", "verify").returncode == 0
+
+
+def test_verify_names_a_dropped_unique_key(empty_url):
+    assert hub(empty_url, "db", "upgrade").returncode == 0
+    engine = get_engine(empty_url)
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE metrics_daily DROP CONSTRAINT ux_metrics_daily_tenant_day_episode_source"))
+        else:
+            # SQLite cannot drop a constraint: rebuild the table without it, as a careless hand would.
+            conn.execute(text("DROP TABLE metrics_daily"))
+            conn.execute(text("CREATE TABLE metrics_daily (id INTEGER PRIMARY KEY, tenant_id INTEGER, day DATE, "
+                              "episode_id TEXT, podcast_id TEXT, source TEXT, downloads INTEGER, listeners INTEGER, "
+                              "completion_rate REAL, ctr REAL, conversions INTEGER, revenue_cents INTEGER, "
+                              "import_id TEXT, last_updated TIMESTAMP)"))
+        conn.execute(text("DROP INDEX ix_events_name"))
+    engine.dispose()
+    verify = hub(empty_url, "db", "verify")
+    assert verify.returncode == 1
+    assert ("MISSING: unique key ux_metrics_daily_tenant_day_episode_source on metrics_daily "
+            "(tenant_id, day, episode_id, source)") in verify.stderr
+    assert "MISSING: index ix_events_name on events" in verify.stderr
+
+
+def test_verify_before_any_migration_fails(empty_url):
+    verify = hub(empty_url, "db", "verify")
+    assert verify.returncode == 1
+    assert "MISSING: table tenants" in verify.stderr
+
+
+def test_tenant_cli_issues_secrets_and_stores_them_safely(empty_url):
+    assert hub(empty_url, "db", "upgrade").returncode == 0
+    created = hub(empty_url, "tenant", "create", "acme", "--name", "Acme Audio")
+    assert created.returncode == 0, created.stderr
+    out = json.loads(created.stdout)
+    assert out["tenant"]["slug"] == "acme" and out["tenant"]["name"] == "Acme Audio"
+    assert {"api", "sheets", "zapier"} <= set(out["secrets"])
+
+    assert hub(empty_url, "tenant", "set-secret", "acme", "shopify", "shpss_abc123").returncode == 0
+    refused = hub(empty_url, "tenant", "set-secret", "acme", "myspace", "x")
+    assert refused.returncode != 0 and "expected one of" in refused.stderr
+    assert "already exists" in hub(empty_url, "tenant", "create", "acme").stderr
+    assert "lowercase letters" in hub(empty_url, "tenant", "create", "Bad Slug").stderr
+
+    engine = get_engine(empty_url)
+    with engine.connect() as conn:
+        stored = {row.source: row for row in conn.execute(text("SELECT * FROM tenant_secrets"))}
+    engine.dispose()
+    dump = repr(stored)
+    for value in (*out["secrets"].values(), "shpss_abc123"):
+        assert value not in dump, "no secret is stored in plain text"
+    assert stored["api"].secret_hash and not stored["api"].secret_encrypted      # only verified: hashed
+    assert stored["shopify"].secret_encrypted and not stored["shopify"].secret_hash  # signed with: encrypted
