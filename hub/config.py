@@ -48,6 +48,15 @@ def parse_int_list(name: str, raw: str) -> tuple[int, ...]:
     return tuple(parse_int(name, p) for p in parts)
 
 
+def parse_existing_file(name: str, raw: str) -> str | None:
+    path = raw.strip()
+    if not path:
+        return None
+    if not Path(path).is_file():
+        raise ConfigError(f"{name}: expected the path of an existing file, found {raw!r} (no such file)")
+    return path
+
+
 def parse_database_url(name: str, raw: str) -> str:
     url = raw.strip()
     # Plain "postgresql://" would pick psycopg2, which we do not ship.
@@ -88,6 +97,7 @@ class Settings:
     admin_token: str = ""
     secret_key: str = ""
     workbook_path: str = ""
+    google_service_account_file: str | None = None
     max_upload_bytes: int = 256 * 1024 * 1024
     max_webhook_bytes: int = 5 * 1024 * 1024
     import_batch_rows: int = 5000
@@ -172,6 +182,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         admin_token=admin_token,
         secret_key=secret_key,
         workbook_path=env.get("HUB_WORKBOOK_PATH", "").strip() or str(INSTANCE_DIR / "workbook.xlsx"),
+        google_service_account_file=parse_existing_file(
+            "HUB_GOOGLE_SERVICE_ACCOUNT_FILE", env.get("HUB_GOOGLE_SERVICE_ACCOUNT_FILE", "")),
         max_upload_bytes=parse_int("HUB_MAX_UPLOAD_BYTES", env.get("HUB_MAX_UPLOAD_BYTES", str(256 * 1024 * 1024)), 1),
         max_webhook_bytes=parse_int("HUB_MAX_WEBHOOK_BYTES", env.get("HUB_MAX_WEBHOOK_BYTES", str(5 * 1024 * 1024)), 1),
         import_batch_rows=parse_int("HUB_IMPORT_BATCH_ROWS", env.get("HUB_IMPORT_BATCH_ROWS", "5000"), 1),

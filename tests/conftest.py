@@ -8,13 +8,15 @@ database number, flushed before every test.
 from __future__ import annotations
 
 import os
+import tempfile
 import uuid
 
 # Before anything reads the configuration: tests never touch instance/ or a developer's settings.
 os.environ["HUB_ENV"] = "test"
 os.environ["HUB_SECRET_KEY"] = "test-secret-key-" + "x" * 32
 os.environ["HUB_ADMIN_TOKEN"] = "test-admin-token-0123456789"
-for name in ("HUB_DATABASE_URL", "HUB_REDIS_URL"):
+os.environ["HUB_WORKBOOK_PATH"] = os.path.join(tempfile.mkdtemp(prefix="hub-tests-"), "workbook.xlsx")
+for name in ("HUB_DATABASE_URL", "HUB_REDIS_URL", "HUB_GOOGLE_SERVICE_ACCOUNT_FILE"):
     os.environ.pop(name, None)
 
 import pytest

@@ -14,6 +14,7 @@ from ..events import emit
 from ..ingest.pipeline import import_event_payload, run_import
 from ..models import EtlImport, utcnow
 from .queue import enqueue, job_is_pending
+from .writeback import enqueue_write_back
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,11 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
     session = make_session_factory(settings.database_url)()
     try:
         imp = run_import(session, import_id, batch_rows=settings.import_batch_rows)
-        return {"import_id": imp.id, "status": imp.status}
+        source, status = imp.source, imp.status
+        session.close()
+        if source == "sheets":
+            enqueue_write_back(settings, import_id)
+        return {"import_id": import_id, "status": status}
     except Exception as error:
         session.rollback()
         imp = session.get(EtlImport, import_id)
@@ -38,6 +43,8 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
                 imp.status, imp.finished_at = "failed", utcnow()
                 emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
             session.commit()
+            if final_attempt and imp.source == "sheets":
+                enqueue_write_back(settings, import_id)
         log.error("import %s attempt failed (final=%s): %s", import_id, final_attempt, traceback.format_exc())
         raise
     finally:

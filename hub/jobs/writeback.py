@@ -1,0 +1,47 @@
+"""Write-back jobs: after a sheet push's import finishes, its rows hear how it went."""
+from __future__ import annotations
+
+import logging
+
+from rq import get_current_job
+
+from ..config import Settings, load_settings
+from ..db import make_session_factory
+from ..models import FINISHED_STATUSES, EtlImport
+from ..sheets.targets import target_for
+from ..sheets.writeback import write_back
+from .queue import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def write_back_job_id(import_id: str) -> str:
+    return f"write-back-{import_id}"
+
+
+def execute_write_back(settings: Settings, import_id: str) -> dict:
+    session = make_session_factory(settings.database_url)()
+    try:
+        imp = session.get(EtlImport, import_id)
+        if imp is None or imp.status not in FINISHED_STATUSES:
+            raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
+        result = write_back(session, target_for(settings), imp)
+        return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched}
+    finally:
+        session.close()
+
+
+def write_back_job(import_id: str) -> dict:
+    get_current_job()  # runs under RQ; settings come from the worker's environment
+    return execute_write_back(load_settings(), import_id)
+
+
+def enqueue_write_back(settings: Settings, import_id: str) -> str:
+    def inline() -> None:
+        try:
+            execute_write_back(settings, import_id)
+        except Exception:
+            # The data is imported; a sheet we cannot reach only misses its status cells.
+            log.exception("write-back of import %s failed", import_id)
+
+    return enqueue(settings, write_back_job, import_id, job_id=write_back_job_id(import_id), inline=inline)

@@ -1,0 +1,1 @@
+"""Write-back: tell each pushed sheet row how its import went, in Google Sheets or a local workbook."""

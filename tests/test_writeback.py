@@ -1,0 +1,211 @@
+"""Write-back of each pushed row's outcome: the local workbook end to end, and gspread at the HTTP wire."""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+import responses
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from openpyxl import Workbook, load_workbook
+
+from hub import create_app
+from hub.db import make_session_factory
+from hub.ingest.intake import create_import
+from hub.models import EtlImport
+from hub.sheets.targets import GoogleSheetsTarget, LocalWorkbookTarget
+from hub.sheets.writeback import write_back
+from hub.tenants import set_secret, tenant_by_slug
+from tests.conftest import SECRET_KEY, make_tenant
+from tests.test_sheets_webhook import FIXTURE, sign
+
+FIXTURE_PUSH = json.loads(FIXTURE["body"])
+
+
+def sheet_rows(push: dict) -> list[list[str]]:
+    """The tab as the sheet owner has it: the pushed header and rows, and the script's hub_status column."""
+    return [push["header"] + ["hub_status"]] + [row["values"] + ["sent"] for row in push["rows"]]
+
+
+def make_workbook(path: Path, tab: str, rows: list[list[str]]) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = tab
+    for row in rows:
+        sheet.append(row)
+    workbook.save(path)
+
+
+def read_tab(path: Path, tab: str) -> list[list]:
+    return [list(row) for row in load_workbook(path)[tab].iter_rows(values_only=True)]
+
+
+@pytest.fixture
+def acme_app(database_url, tmp_path):
+    make_tenant(database_url, "acme")
+    session = make_session_factory(database_url)()
+    set_secret(session, tenant_by_slug(session, "acme"), "sheets", FIXTURE["secret"], SECRET_KEY)
+    session.commit()
+    session.close()
+    workbook = tmp_path / "sheet.xlsx"
+    return create_app({"database_url": database_url, "workbook_path": str(workbook)}), workbook
+
+
+def push(client, body: dict):
+    text = json.dumps(body)
+    response = client.post("/webhooks/sheets/acme", data=text, headers=sign(FIXTURE["secret"], text))
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()
+
+
+def test_push_then_each_row_gets_its_status_in_the_local_workbook(acme_app):
+    app, workbook = acme_app
+    body = json.loads(FIXTURE["body"])
+    body["push_id"] = "p-local"
+    body["rows"][1]["values"][4] = "=IMPORTXML(\"http://evil.example\",\"//a\")"  # downloads of row 3
+    rows = sheet_rows(body)
+    make_workbook(workbook, "metrics_daily", rows)
+
+    push(app.test_client(), body)
+    tab = read_tab(workbook, "metrics_daily")
+    header = tab[0]
+    status_col, synced_col = header.index("hub_status"), header.index("hub_synced_at")
+    assert tab[1][status_col] == "ok: inserted"
+    assert tab[2][status_col] == (
+        "error: row 3, downloads: expected a whole number >= 0, found '=IMPORTXML(\"http://evil.example\",\"//a\")'")
+    assert tab[3][status_col] == "ok: inserted"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ", tab[1][synced_col])
+    # The formula someone typed stays text in the data cell and nothing the hub wrote is a formula.
+    cells = load_workbook(workbook)["metrics_daily"]
+    assert all(cell.data_type != "f" for row in cells.iter_rows() for cell in row if cell.column > 10)
+
+
+def test_rows_inserted_above_do_not_get_someone_elses_status(acme_app, database_url):
+    app, workbook = acme_app
+    body = json.loads(FIXTURE["body"])
+    body["push_id"] = "p-moved"
+    rows = sheet_rows(body)
+    # Between the push and the write-back someone inserted a new row above row 2.
+    rows.insert(1, ["2025-01-05", "pod-1", "999", "manual", "1", "1", "1%", "0", "0", "0", "pending"])
+    make_workbook(workbook, "metrics_daily", rows)
+    push(app.test_client(), body)
+    tab = read_tab(workbook, "metrics_daily")
+    status_col = tab[0].index("hub_status")
+    assert [row[status_col] for row in tab[1:]] == ["pending", "ok: inserted", "ok: inserted", "ok: inserted"]
+
+
+def test_a_refused_push_tells_every_row_why(acme_app):
+    app, workbook = acme_app
+    body = {"push_id": "p-header", "spreadsheet_id": "s", "sheet": "io_bookings",
+            "header": ["io_id", "flight_start"], "rows": [{"row_number": 2, "values": ["IO-1", "2025-01-01"]}]}
+    make_workbook(workbook, "io_bookings", [["io_id", "flight_start"], ["IO-1", "2025-01-01"]])
+    push(app.test_client(), body)
+    tab = read_tab(workbook, "io_bookings")
+    assert tab[0] == ["io_id", "flight_start", "hub_status", "hub_synced_at"]
+    assert tab[1][2] == "error: header: missing required column flight_end for table io_bookings (found: io_id, flight_start)"
+
+
+def test_local_workbook_writes_text_never_formulas(tmp_path):
+    target = LocalWorkbookTarget(str(tmp_path / "w.xlsx"))
+    target.write_cells("s", "t", [(1, 1, "=1+1")])
+    cell = load_workbook(tmp_path / "w.xlsx")["t"]["A1"]
+    assert (cell.value, cell.data_type) == ("=1+1", "s")
+
+
+# --- gspread at the wire ---------------------------------------------------------------------
+
+SHEETS = "https://sheets.googleapis.com/v4/spreadsheets"
+TOKEN_URI = "https://oauth2.googleapis.com/token"
+
+
+@pytest.fixture
+def service_account_file(tmp_path):
+    """A service-account key file shaped like the one Google issues (a real RSA key; the token call is mocked)."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    info = {"type": "service_account", "project_id": "hub-test", "private_key_id": "k1", "private_key": pem,
+            "client_email": "hub@hub-test.iam.gserviceaccount.com", "client_id": "1", "token_uri": TOKEN_URI}
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps(info))
+    return str(path)
+
+
+def stored_push(database_url, row_count: int) -> str:
+    """An imported sheet push of `row_count` rows, as the webhook and pipeline would have left it."""
+    tenant = make_tenant(database_url, "acme")
+    header = ["day", "episode_id", "source", "downloads"]
+    rows = [{"row_number": n + 2, "values": [f"2025-01-{n % 28 + 1:02d}", f"ep-{n}", "manual", "1"]} for n in range(row_count)]
+    body = {"push_id": f"p{row_count}", "spreadsheet_id": "SHEET123", "sheet": "metrics_daily", "header": header, "rows": rows}
+    session = make_session_factory(database_url)()
+    imp, _ = create_import(session, tenant_id=tenant["id"], source="sheets", table_name="metrics_daily",
+                           input_format="sheet_push", payload=json.dumps(body).encode(),
+                           context={"spreadsheet_id": "SHEET123", "sheet": "metrics_daily", "track_rows": True})
+    imp.status = "completed"
+    imp.row_outcomes = {str(r["row_number"]): "inserted" for r in rows}
+    session.commit()
+    session.close()
+    return imp.id, [header] + [r["values"] for r in rows]
+
+
+def run_write_back(database_url, import_id, target):
+    session = make_session_factory(database_url)()
+    try:
+        return write_back(session, target, session.get(EtlImport, import_id), now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+    finally:
+        session.close()
+
+
+def mock_sheets(wire, values):
+    wire.add(responses.POST, TOKEN_URI, json={"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"})
+    # Shapes from the Sheets API v4 reference: spreadsheets.values/get returns a ValueRange,
+    # spreadsheets.values/batchUpdate returns totals and per-range responses.
+    wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"),
+             json={"range": "metrics_daily!A1:E10001", "majorDimension": "ROWS", "values": values})
+    wire.add(responses.POST, f"{SHEETS}/SHEET123/values:batchUpdate",
+             json={"spreadsheetId": "SHEET123", "totalUpdatedRows": 1, "totalUpdatedColumns": 2,
+                   "totalUpdatedCells": 2, "totalUpdatedSheets": 1, "responses": []})
+
+
+@pytest.mark.parametrize("row_count", [10, 10_000])
+def test_gspread_write_back_costs_two_sheets_calls_whatever_the_rows(database_url, service_account_file, row_count):
+    import_id, values = stored_push(database_url, row_count)
+    with responses.RequestsMock() as wire:
+        mock_sheets(wire, values)
+        result = run_write_back(database_url, import_id, GoogleSheetsTarget.from_service_account_file(service_account_file))
+        sheets_calls = [c for c in wire.calls if c.request.url.startswith(SHEETS)]
+    assert result.written == row_count
+    assert [c.request.method for c in sheets_calls] == ["GET", "POST"]
+    get, post = sheets_calls
+    assert "valueRenderOption=FORMATTED_VALUE" in get.request.url
+    assert get.request.headers["Authorization"] == "Bearer ya29.test"
+    sent = json.loads(post.request.body)
+    assert sent["valueInputOption"] == "RAW"
+    # Header cells for the two new columns, then status and time for each row.
+    assert sent["data"][:2] == [{"range": "'metrics_daily'!E1", "values": [["hub_status"]]},
+                                {"range": "'metrics_daily'!F1", "values": [["hub_synced_at"]]}]
+    assert sent["data"][2:4] == [{"range": "'metrics_daily'!E2", "values": [["ok: inserted"]]},
+                                 {"range": "'metrics_daily'!F2", "values": [["2026-01-02 03:04:05Z"]]}]
+    assert len(sent["data"]) == 2 + 2 * row_count
+
+
+def test_gspread_retries_429_and_5xx_with_backoff(database_url, service_account_file, monkeypatch):
+    import gspread.http_client
+
+    slept = []
+    monkeypatch.setattr(gspread.http_client.time, "sleep", slept.append)
+    import_id, values = stored_push(database_url, 3)
+    with responses.RequestsMock() as wire:
+        wire.add(responses.POST, TOKEN_URI, json={"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"})
+        wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"), status=429,
+                 json={"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
+        wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"), status=503,
+                 json={"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}})
+        wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"), json={"values": values})
+        wire.add(responses.POST, f"{SHEETS}/SHEET123/values:batchUpdate", json={"spreadsheetId": "SHEET123"})
+        result = run_write_back(database_url, import_id, GoogleSheetsTarget.from_service_account_file(service_account_file))
+    assert result.written == 3
+    assert slept == [2, 4]
