@@ -209,3 +209,26 @@ def test_gspread_retries_429_and_5xx_with_backoff(database_url, service_account_
         result = run_write_back(database_url, import_id, GoogleSheetsTarget.from_service_account_file(service_account_file))
     assert result.written == 3
     assert slept == [2, 4]
+
+
+def test_push_workbook_command_drives_the_whole_sheets_loop(database_url, tmp_path, hub_env):
+    """The demo's path: a local tab is pushed, signed, imported and gets its statuses back."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from hub.cli import main
+
+    workbook = tmp_path / "book.xlsx"
+    shutil.copyfile("samples/hub_samples.xlsx", workbook)
+    make_tenant(database_url, "demo")
+    hub_env(database_url, HUB_WORKBOOK_PATH=str(workbook))
+    result = CliRunner().invoke(main, ["push-workbook", "--tenant", "demo", "--tab", "io_bookings"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["status"] == "completed"
+    tab = read_tab(workbook, "io_bookings")
+    status_col = tab[0].index("hub_status")
+    assert [row[status_col] for row in tab[1:]] == ["ok: inserted"] * 10
+    again = CliRunner().invoke(main, ["push-workbook", "--tenant", "demo", "--tab", "io_bookings"])
+    assert again.exit_code == 0
+    assert [row[status_col] for row in read_tab(workbook, "io_bookings")[1:]] == ["ok: unchanged"] * 10

@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
 from typing import Iterator, Protocol
 
@@ -76,6 +77,19 @@ class RetryingSheetsClient(BackOffHTTPClient):
     _MAX_BACKOFF = 32
 
 
+def display_text(value: object) -> str:
+    """A workbook cell as a sheet would show it: dates as ISO days, whole numbers without '.0'."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat() if value.time() == datetime.min.time() else value.isoformat(sep=" ")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 class LocalWorkbookTarget:
     """An .xlsx file (HUB_WORKBOOK_PATH) with one tab per table, for laptops and tests without Google."""
 
@@ -103,7 +117,7 @@ class LocalWorkbookTarget:
             workbook = self._open()
             if tab not in workbook.sheetnames:
                 return []
-            return [["" if v is None else str(v) for v in row] for row in workbook[tab].iter_rows(values_only=True)]
+            return [[display_text(v) for v in row] for row in workbook[tab].iter_rows(values_only=True)]
 
     def write_cells(self, spreadsheet_id: str, tab: str, cells: list[tuple[int, int, str]]) -> None:
         with self._locked():

@@ -1,0 +1,41 @@
+"""Push a tab of the local workbook the way the Apps Script pushes a Google Sheet: same body, same signature.
+
+This is how the demo (and anyone without Google) drives the whole sheets loop: push, import, write-back.
+"""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+
+from openpyxl import load_workbook
+
+from ..ingest.validate import normalize_header
+from .targets import display_text
+from .writeback import STATUS_COLUMN, SYNCED_COLUMN
+
+HUB_COLUMNS = {STATUS_COLUMN, SYNCED_COLUMN}
+
+
+def workbook_push(path: str, tab: str, spreadsheet_id: str = "local-workbook") -> dict:
+    sheet = load_workbook(path, read_only=True, data_only=True)[tab]
+    rows = list(sheet.iter_rows(values_only=True))
+    header = [display_text(cell) for cell in rows[0]] if rows else []
+    keep = [i for i, name in enumerate(header) if name and normalize_header(name) not in HUB_COLUMNS]
+    pushed = []
+    for number, row in enumerate(rows[1:], start=2):
+        values = [display_text(row[i]) if i < len(row) else "" for i in keep]
+        if any(values):
+            pushed.append({"row_number": number, "values": values})
+    return {"push_id": uuid.uuid4().hex, "spreadsheet_id": spreadsheet_id, "sheet": tab,
+            "header": [header[i] for i in keep], "rows": pushed}
+
+
+def signed_request(secret: str, push: dict) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps(push, separators=(",", ":")).encode()
+    timestamp = str(int(time.time()))
+    digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return body, {"Content-Type": "application/json", "X-Hub-Timestamp": timestamp,
+                  "X-Hub-Signature-256": f"sha256={digest}"}
