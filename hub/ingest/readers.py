@@ -96,7 +96,8 @@ def _csv_rows(binary: BinaryIO) -> RowStream:
         number = 1
         try:
             for number, cells in enumerate(reader, start=2):
-                if any(cell.strip() for cell in cells):
+                # The first cell usually settles it; only blank-looking rows pay for the full scan.
+                if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
                     yield number, cells
         except (UnicodeDecodeError, csv.Error) as error:
             raise UnusableInput(f"row {number + 1}: the file cannot be read as CSV from here on ({error})") from None

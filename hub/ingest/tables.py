@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date
 from typing import Callable
 
@@ -37,7 +38,7 @@ class TableSpec:
     touched_at: str = "last_updated"
     created_at: str | None = None
 
-    @property
+    @cached_property
     def key(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns if c.key)
 

@@ -38,6 +38,16 @@ class Header:
     alias_positions: dict[str, int]
     unknown: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # Worked out once per input, not once per row: (column, cell index, parser, header label, required).
+        self.plan = []
+        for column in self.spec.columns:
+            if column.name in self.positions:
+                self.plan.append((column.name, self.positions[column.name], column.parse, column.name, column.required))
+            elif column.name in self.alias_positions:
+                self.plan.append((column.name, self.alias_positions[column.name], column.alias_parse, column.alias,
+                                  column.required))
+
     @property
     def present(self) -> tuple[str, ...]:
         """The table's columns this input carries, key first; only these are written on update."""
@@ -102,22 +112,17 @@ def validate_row(header: Header, row_number: int, values: list[object]) -> tuple
     record: dict[str, object] = {}
     errors: list[RowError] = []
     spec = header.spec
-    for column in spec.columns:
-        if column.name in header.positions:
-            index, parse, label = header.positions[column.name], column.parse, column.name
-        elif column.name in header.alias_positions:
-            index, parse, label = header.alias_positions[column.name], column.alias_parse, column.alias
-        else:
-            continue
-        raw = values[index] if index < len(values) else None
+    width = len(values)
+    for name, index, parse, label, required in header.plan:
+        raw = values[index] if index < width else None
         if is_blank(raw):
-            if column.required:
+            if required:
                 errors.append(RowError(row_number, label, "expected a value, found an empty cell"))
             else:
-                record[column.name] = None
+                record[name] = None
             continue
         try:
-            record[column.name] = parse(raw)
+            record[name] = parse(raw)
         except BadValue as error:
             errors.append(RowError(row_number, label, str(error)))
     if not errors:

@@ -16,7 +16,9 @@ class BadValue(ValueError):
 
 
 def is_blank(raw: object) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip())
+    if raw is None or raw == "":
+        return True
+    return type(raw) is str and raw.isspace()
 
 
 def shown(raw: object) -> str:
@@ -53,6 +55,11 @@ def _month(name: str, raw: object) -> int:
 
 
 def parse_date(raw: object) -> date:
+    if type(raw) is str and len(raw) == 10 and raw[4] == "-" and raw[7] == "-":
+        try:
+            return date.fromisoformat(raw)  # the common case, in C
+        except ValueError:
+            pass  # fall through to the full parser and its message
     if isinstance(raw, datetime):
         return raw.date()
     if isinstance(raw, date):
@@ -83,6 +90,8 @@ _GROUPED = re.compile(r"^\d{1,3}(?:[, \u00a0\u202f_]\d{3})+$")
 
 def parse_count(raw: object) -> int:
     """A non-negative whole number; `1,204` and `1 204` are read as 1204."""
+    if type(raw) is str and raw.isdigit() and raw.isascii():
+        return int(raw)  # the common case
     if isinstance(raw, bool):
         raise BadValue(f"expected a whole number >= 0, found {raw}")
     if isinstance(raw, int):
@@ -107,6 +116,8 @@ def parse_count(raw: object) -> int:
 
 def parse_rate(raw: object) -> float:
     """A fraction in [0, 1], typed as 0.85 or 85%."""
+    if type(raw) is str and raw[:2] == "0." and raw[2:].isdigit() and raw.isascii():
+        return round(float(raw), 6)  # the common case: a plain fraction below 1
     text = str(raw).strip()
     percent = text.endswith("%")
     try:
@@ -147,6 +158,8 @@ def parse_money_cents(raw: object) -> int:
 
 def parse_identifier(raw: object) -> str:
     """Identifiers stay text: `007` stays `007`. A workbook number 7.0 becomes `7`."""
+    if type(raw) is str and len(raw) <= 128 and not raw[0].isspace() and not raw[-1].isspace():
+        return raw  # the common case: already clean text
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     text = str(raw).strip()
@@ -155,9 +168,12 @@ def parse_identifier(raw: object) -> str:
     return text
 
 
+_SOURCE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
+
+
 def parse_source(raw: object) -> str:
     text = str(raw).strip().lower()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]{0,63}", text):
+    if not _SOURCE.fullmatch(text):
         raise BadValue(f"expected a source name like buzzsprout or manual (letters, digits, - _ .), found {shown(raw)}")
     return text
 
