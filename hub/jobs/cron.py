@@ -2,6 +2,10 @@
 from rq import cron
 
 from ..config import load_settings
+from .hooks import dispatch_job
 from .imports import reconcile_imports_job
 
-cron.register(reconcile_imports_job, load_settings().queue_name, interval=60, name="reconcile-imports")
+QUEUE = load_settings().queue_name
+cron.register(reconcile_imports_job, QUEUE, interval=60, name="reconcile-imports")
+# Imports ask for a dispatch when they finish; this catches events whose request was lost.
+cron.register(dispatch_job, QUEUE, interval=30, name="dispatch-events")

@@ -14,6 +14,7 @@ from ..events import emit
 from ..ingest.pipeline import import_event_payload, run_import
 from ..models import EtlImport, utcnow
 from .queue import enqueue, job_is_pending
+from .hooks import enqueue_dispatch
 from .writeback import enqueue_write_back
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
         session.close()
         if source == "sheets":
             enqueue_write_back(settings, import_id)
+        enqueue_dispatch(settings)  # its etl.* events go out to subscribers
         return {"import_id": import_id, "status": status}
     except Exception as error:
         session.rollback()
@@ -45,6 +47,8 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
             session.commit()
             if final_attempt and imp.source == "sheets":
                 enqueue_write_back(settings, import_id)
+            if final_attempt:
+                enqueue_dispatch(settings)
         log.error("import %s attempt failed (final=%s): %s", import_id, final_attempt, traceback.format_exc())
         raise
     finally:

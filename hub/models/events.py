@@ -20,7 +20,11 @@ EVENT_NAMES = (
 
 class Event(Base):
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_tenant_created", "tenant_id", "created_at"), Index("ix_events_name", "name"))
+    __table_args__ = (
+        Index("ix_events_tenant_created", "tenant_id", "created_at"),
+        Index("ix_events_name", "name"),
+        Index("ix_events_dispatched_at", "dispatched_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)
     tenant_id: Mapped[int] = tenant_id_column()
@@ -28,6 +32,8 @@ class Event(Base):
     subject: Mapped[str | None] = mapped_column(String(200))
     payload: Mapped[dict] = mapped_column(Json, nullable=False)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    # When the dispatcher fanned this event out to its subscribers' deliveries.
+    dispatched_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
 
 class AttributionEvent(Base):

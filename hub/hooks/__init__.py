@@ -1,0 +1,1 @@
+"""Events out: REST-hook subscriptions, the outbox dispatcher, and signed deliveries."""

@@ -1,0 +1,194 @@
+"""Prometheus metrics for `GET /metrics`.
+
+The hub runs as several processes (gunicorn workers, RQ workers, the scheduler), so counters kept in
+one process's memory would each tell a different, partial story. Everything that matters is
+therefore read at scrape time from where the truth is, by `HubCollector`: imports, rows and
+durations from the database, queue depths and workers from Redis. Whichever web process answers
+the scrape gives the same numbers.
+
+The one exception is `hub_webhook_requests_total`: a webhook request that was refused leaves no
+row anywhere, so it is counted in-process (see `WEBHOOK_REQUESTS`).
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta, timezone
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import Settings
+from ..models import EtlImport, Event, Tenant
+from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
+
+# Import durations span sub-second sheet pushes to hour-long files.
+DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+DURATION_WINDOW = timedelta(hours=24)
+ROW_OUTCOMES = ("inserted", "updated", "unchanged", "refused")
+
+# PER PROCESS: each gunicorn worker counts the webhook requests it served itself, from its start.
+# Prometheus sees one web process per scrape, so sum it over the processes (or put the hub behind one
+# scrape target per process, e.g. with prometheus_client's multiprocess mode) before reading it as
+# a total; `rate()` over it is still right per process. It lives in the default registry, beside the
+# process_* and python_* metrics of the same process.
+WEBHOOK_REQUESTS = Counter(
+    "hub_webhook_requests",
+    "Webhook requests served by THIS web process since it started (per-process), by source and HTTP status code.",
+    ["source", "code"],
+)
+
+
+def count_webhook_request(path: str, matched: bool, status_code: int) -> None:
+    """Count one request to /webhooks/<source>/...; unmatched paths share one label to bound cardinality."""
+    if not path.startswith("/webhooks/"):
+        return
+    source = path[len("/webhooks/"):].split("/", 1)[0] if matched else ""
+    WEBHOOK_REQUESTS.labels(source=source or "unknown", code=str(status_code)).inc()
+
+
+class HubCollector:
+    """Reads the hub's state at scrape time; one instance per scrape (it holds the app's settings)."""
+
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session], now: datetime | None = None):
+        self.settings = settings
+        self.sessions = sessions
+        self.now = now
+
+    def collect(self):
+        yield from self._database_metrics()
+        yield from self._queue_metrics()
+
+    # --- the database -------------------------------------------------------------------------
+
+    def _database_metrics(self):
+        up = GaugeMetricFamily("hub_database_up", "1 if the database answered this scrape, else 0.")
+        session = self.sessions()
+        try:
+            families = list(self._read_database(session))
+        except Exception:  # any failure to read means the database is down for the scrape
+            up.add_metric([], 0)
+            yield up
+            return
+        finally:
+            session.close()
+        up.add_metric([], 1)
+        yield up
+        yield from families
+
+    def _read_database(self, session: Session):
+        imports = GaugeMetricFamily("hub_imports", "Imports recorded in the database, by status and source.",
+                                    labels=["status", "source"])
+        for status, source, count in session.execute(
+            select(EtlImport.status, EtlImport.source, func.count()).group_by(EtlImport.status, EtlImport.source)
+            .order_by(EtlImport.status, EtlImport.source)
+        ).all():
+            imports.add_metric([status, source], count)
+        yield imports
+
+        rows = CounterMetricFamily("hub_import_rows", "Rows of every import so far, by outcome "
+                                   "(sum of the imports' inserted/updated/unchanged/refused counts).",
+                                   labels=["outcome"])
+        sums = session.execute(select(
+            func.coalesce(func.sum(EtlImport.rows_inserted), 0), func.coalesce(func.sum(EtlImport.rows_updated), 0),
+            func.coalesce(func.sum(EtlImport.rows_unchanged), 0), func.coalesce(func.sum(EtlImport.rows_refused), 0),
+        )).one()
+        for outcome, value in zip(ROW_OUTCOMES, sums):
+            rows.add_metric([outcome], int(value or 0))
+        yield rows
+
+        yield self._durations(session)
+
+        events = CounterMetricFamily("hub_events", "Domain events recorded (the outbox), by name.", labels=["name"])
+        for name, count in session.execute(
+            select(Event.name, func.count()).group_by(Event.name).order_by(Event.name)
+        ).all():
+            events.add_metric([name], count)
+        yield events
+
+        tenants = GaugeMetricFamily("hub_tenants", "Tenants in the database.")
+        tenants.add_metric([], session.scalar(select(func.count()).select_from(Tenant)) or 0)
+        yield tenants
+
+    def _durations(self, session: Session) -> HistogramMetricFamily:
+        """started_at -> finished_at of the imports finished in the last 24 h, by source.
+
+        A sliding window recomputed at each scrape, not a counter kept since the start: read its
+        buckets and _sum/_count as they are (e.g. `_sum / _count` for the mean over the last day,
+        histogram_quantile over the buckets), not through rate().
+        """
+        now = as_utc(self.now) or datetime.now(timezone.utc)
+        since = now - DURATION_WINDOW
+        family = HistogramMetricFamily(
+            "hub_import_duration_seconds",
+            "Run time (started_at to finished_at) of the imports finished in the last 24 hours, by source; "
+            "a sliding window recomputed at each scrape.",
+            labels=["source"],
+        )
+        by_source: dict[str, list[float]] = defaultdict(list)
+        for source, started_at, finished_at in session.execute(
+            select(EtlImport.source, EtlImport.started_at, EtlImport.finished_at)
+            .where(EtlImport.finished_at >= since, EtlImport.started_at.is_not(None))
+        ).all():
+            started, finished = as_utc(started_at), as_utc(finished_at)
+            if started is None or finished is None or finished < since:
+                continue
+            by_source[source].append(max(0.0, (finished - started).total_seconds()))
+        for source in sorted(by_source):
+            values = by_source[source]
+            buckets = [(_bucket_name(bound), sum(1 for v in values if v <= bound)) for bound in DURATION_BUCKETS]
+            buckets.append(("+Inf", len(values)))
+            family.add_metric([source], buckets, sum(values))
+        return family
+
+    # --- Redis ----------------------------------------------------------------------------------
+
+    def _queue_metrics(self):
+        inline = GaugeMetricFamily("hub_jobs_inline", "1 if jobs run inline in the web process (no Redis configured).")
+        inline.add_metric([], 1 if self.settings.jobs_inline else 0)
+        yield inline
+        if self.settings.jobs_inline:
+            return
+        up = GaugeMetricFamily("hub_redis_up", "1 if Redis answered this scrape, else 0.")
+        try:
+            snapshot = queue_snapshot(self.settings)
+        except RedisDown:
+            up.add_metric([], 0)
+            yield up
+            return
+        up.add_metric([], 1)
+        yield up
+        queue = self.settings.queue_name
+        jobs = GaugeMetricFamily("hub_queue_jobs", "Jobs in the RQ queue and its registries "
+                                 "(queued = waiting in the queue).", labels=["queue", "registry"])
+        for registry in ("queued", *REGISTRIES):
+            jobs.add_metric([queue, registry], snapshot["counts"].get(registry, 0))
+        yield jobs
+        workers = GaugeMetricFamily("hub_workers", "RQ workers listening on the queue, by state.",
+                                    labels=["queue", "state"])
+        states: dict[str, int] = defaultdict(int)
+        for worker in snapshot["workers"]:
+            states[worker["state"] or "unknown"] += 1
+        for state in sorted(states):
+            workers.add_metric([queue, state], states[state])
+        yield workers
+
+
+def _bucket_name(bound: float) -> str:
+    return str(float(bound))
+
+
+def render_metrics(settings: Settings, sessions: sessionmaker[Session]) -> bytes:
+    """The exposition text: this process's own metrics (default registry) and the hub's, read now."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_DefaultRegistry())
+    registry.register(HubCollector(settings, sessions))
+    return generate_latest(registry)
+
+
+class _DefaultRegistry:
+    """The default registry (process_*, python_*, hub_webhook_requests_total) as one collector."""
+
+    def collect(self):
+        return REGISTRY.collect()
