@@ -24,7 +24,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     from . import web
     from .api import etl, hooks
     from .status import views as status
-    from webhooks import sheets, zapier
+    from webhooks import commerce, sheets, zapier
 
     web.init_app(app)
     app.register_blueprint(etl.bp)
@@ -32,4 +32,5 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(status.bp)
     app.register_blueprint(sheets.bp)
     app.register_blueprint(zapier.bp)
+    app.register_blueprint(commerce.bp)
     return app

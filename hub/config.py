@@ -104,6 +104,7 @@ class Settings:
     job_retries: int = 3
     job_retry_intervals: tuple[int, ...] = (10, 60, 300)
     queue_name: str = "hub"
+    conversion_window_days: int = 30
     flags: FeatureFlags = field(default_factory=FeatureFlags)
 
     @property
@@ -190,5 +191,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         job_retries=parse_int("HUB_JOB_RETRIES", env.get("HUB_JOB_RETRIES", "3")),
         job_retry_intervals=parse_int_list("HUB_JOB_RETRY_INTERVALS", intervals) if intervals else (10, 60, 300),
         queue_name=env.get("HUB_QUEUE", "hub").strip() or "hub",
+        conversion_window_days=parse_int(
+            "HUB_CONVERSION_WINDOW_DAYS", env.get("HUB_CONVERSION_WINDOW_DAYS", "30")),
         flags=load_flags(env),
     )

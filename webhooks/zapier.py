@@ -19,7 +19,7 @@ from hub.web import db, json_error, settings
 
 bp = Blueprint("zapier_webhook", __name__, url_prefix="/webhooks/zapier")
 SOURCE = "zapier"
-STREAMS = ("metrics_daily", "io_bookings")
+STREAMS = ("metrics_daily", "io_bookings", "conversions")
 
 
 def flatten(record: dict, prefix: str = "") -> dict:

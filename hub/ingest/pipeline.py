@@ -58,7 +58,7 @@ class _InputState:
             return [RowError(row_number, self.spec.key[-1] if len(key) == 1 else None,
                              f"duplicate of row {first}: same {', '.join(self.spec.key)} ({shown}); "
                              "expected each key once per input")]
-        code = record.get("promo_code")
+        code = record.get("promo_code") if self.spec.name == "io_bookings" else None
         if code and record.get("status", "draft") in ACTIVE_IO_STATUSES:
             owner = self.promo_owner.setdefault(code.lower(), (record["io_id"], row_number))
             if owner[0] != record["io_id"]:
@@ -215,7 +215,11 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
             refused.extend((values, [clashes[number]]) for number, _, values in good if number in clashes)
             good = [item for item in good if item[0] not in clashes]
 
-    outcomes = apply_batch(session, spec, header.present, imp.tenant_id, imp.id, [record for _, record, _ in good])
+    records = [record for _, record, _ in good]
+    if spec.writer is not None:
+        outcomes = spec.writer(session, imp.tenant_id, imp.id, records)
+    else:
+        outcomes = apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
     for values, errors in refused:
         raw = raw_values(header_cells, values)
         for error in errors:

@@ -6,9 +6,9 @@ from functools import cached_property
 from datetime import date
 from typing import Callable
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 
-from ..models import IO_STATUSES, IoBooking, MetricsDaily
+from ..models import IO_STATUSES, AttributionEvent, IoBooking, MetricsDaily
 from . import values as v
 
 RowRule = Callable[[dict], list[tuple[str, str]]]
@@ -37,6 +37,8 @@ class TableSpec:
     # Set to now whenever a row is written; only a real change writes a row.
     touched_at: str = "last_updated"
     created_at: str | None = None
+    # Tables that are not a plain upsert (conversions are attributed) write their batch here instead.
+    writer: Callable | None = None
 
     @cached_property
     def key(self) -> tuple[str, ...]:
@@ -102,6 +104,47 @@ IO_BOOKINGS = TableSpec(
     created_at="created_at",
 )
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (METRICS_DAILY, IO_BOOKINGS)}
+def _write_conversions(session, tenant_id: int, import_id: str, records: list[dict], platform: str = "zapier") -> list[str]:
+    from ..attribution.attribute import apply_order
+    from ..attribution.orders import Order
+
+    outcomes = []
+    for record in records:
+        order = Order(
+            platform=platform, order_id=record["order_id"], occurred_at=record["occurred_at"],
+            total_cents=record.get("revenue_cents") or 0, currency=record.get("currency"),
+            codes=record.get("promo_code") or [],
+            urls=[u for u in (record.get("landing_url"), record.get("referring_url")) if u],
+            cancelled=record.get("status") == "cancelled", kind=record.get("kind") or "order",
+            version_at=record.get("updated_at"), payload={k: str(v) for k, v in record.items() if v is not None},
+        )
+        existed = session.scalar(select(AttributionEvent.id).where(
+            AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == platform,
+            AttributionEvent.order_id == order.order_id))
+        event = apply_order(session, tenant_id, order, cause=import_id)
+        outcomes.append("unchanged" if event is None else "updated" if existed else "inserted")
+    return outcomes
+
+
+# An order or lead from any shop or CRM (Zapier's `conversions` stream), attributed like Shopify's.
+CONVERSIONS = TableSpec(
+    name="conversions",
+    table=AttributionEvent.__table__,
+    columns=(
+        Column("order_id", v.parse_identifier, required=True, key=True),
+        Column("occurred_at", v.parse_datetime, required=True),
+        Column("updated_at", v.parse_datetime),
+        Column("revenue_cents", v.parse_count, alias="revenue", alias_parse=v.parse_money_cents),
+        Column("currency", v.parse_currency),
+        Column("promo_code", v.parse_code_list),
+        Column("landing_url", v.parse_url),
+        Column("referring_url", v.parse_url),
+        Column("status", v.parse_choice(("open", "paid", "cancelled"))),
+        Column("kind", v.parse_choice(("order", "lead"))),
+    ),
+    writer=_write_conversions,
+)
+
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (METRICS_DAILY, IO_BOOKINGS, CONVERSIONS)}
 # Columns the hub itself writes into a sheet; they come back in pushes and are not data.
 HUB_COLUMNS = frozenset({"hub_status", "hub_synced_at"})

@@ -49,7 +49,8 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
     table = _quote(spec.table.name)
     driver = session.connection().connection.driver_connection
     with driver.cursor() as cursor:
-        # Created per batch and dropped at commit: each batch is its own transaction.
+        # Created per batch and dropped at commit; dropped first too, for a second batch in one transaction.
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.hub_staging")
         cursor.execute(
             f"CREATE TEMP TABLE hub_staging ON COMMIT DROP AS "
             f"SELECT {', '.join(map(_quote, columns))} FROM {table} WITH NO DATA"

@@ -6,7 +6,7 @@ says what was expected; the validator adds the row number and the column.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -83,6 +83,19 @@ def parse_date(raw: object) -> date:
     if text.isdigit() and SERIAL_RANGE[0] <= int(text) <= SERIAL_RANGE[1]:
         return SERIAL_EPOCH + timedelta(days=int(text))
     raise BadValue(f"expected {DATE_FORMS}, found {shown(raw)}")
+
+
+def parse_datetime(raw: object) -> datetime:
+    """An ISO date-time (with or without offset; none means UTC), or a date meaning its midnight UTC."""
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo else raw.replace(tzinfo=timezone.utc)
+    text = str(raw).strip()
+    try:
+        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        day = parse_date(raw)  # its message names the date forms
+        value = datetime(day.year, day.month, day.day)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
 _GROUPED = re.compile(r"^\d{1,3}(?:[, \u00a0\u202f_]\d{3})+$")
@@ -202,6 +215,11 @@ def parse_url(raw: object) -> str:
     if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in candidate:
         raise BadValue(f"expected a URL like https://brand.example/show, found {shown(raw)}")
     return candidate
+
+
+def parse_code_list(raw: object) -> list[str]:
+    """One or more discount codes, separated by commas or spaces."""
+    return [code for code in re.split(r"[,\s]+", str(raw).strip()) if code]
 
 
 def parse_currency(raw: object) -> str:

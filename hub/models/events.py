@@ -58,6 +58,8 @@ class AttributionEvent(Base):
     status: Mapped[str] = mapped_column(String(20), nullable=False, default="open")
     payload: Mapped[dict | None] = mapped_column(Json)
     occurred_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The platform's own "as of" time of the version stored: an older retry never overwrites it.
+    version_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..models import EtlImport, Event, Tenant
+from ..models import EtlImport, Event, HookDelivery, Tenant
 from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
 
 # Import durations span sub-second sheet pushes to hour-long files.
@@ -106,6 +106,14 @@ class HubCollector:
         ).all():
             events.add_metric([name], count)
         yield events
+
+        deliveries = GaugeMetricFamily("hub_webhook_deliveries", "Outgoing REST-hook deliveries, by status.",
+                                       labels=["status"])
+        for status, count in session.execute(
+            select(HookDelivery.status, func.count()).group_by(HookDelivery.status).order_by(HookDelivery.status)
+        ).all():
+            deliveries.add_metric([status], count)
+        yield deliveries
 
         tenants = GaugeMetricFamily("hub_tenants", "Tenants in the database.")
         tenants.add_metric([], session.scalar(select(func.count()).select_from(Tenant)) or 0)

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..ingest.summary import history_item
 from ..jobs.queue import redis_connection
-from ..models import EtlImport, EtlRowError, Event, Tenant
+from ..models import EtlImport, EtlRowError, Event, HookDelivery, HookSubscription, Tenant
 
 # How many job ids per registry the page attributes to tenants and lists; the counts are always exact.
 JOB_SCAN_LIMIT = 1000
@@ -35,6 +35,7 @@ FAILED_JOBS_SHOWN = 100
 RECENT_IMPORTS = 50
 RECENT_ROW_ERRORS = 50
 RECENT_EVENTS = 50
+RECENT_DELIVERIES = 20
 PAYLOAD_CHARS = 160
 CHART_HOURS = 24
 
@@ -219,6 +220,40 @@ def recent_events(session: Session, tenants: dict[int, dict], limit: int = RECEN
     ]
 
 
+def target_host(url: str) -> str:
+    """Where a hook goes, without its path: a REST-hook URL's path is often its only secret."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "(unparseable URL)"
+    return f"{parts.scheme}://{parts.hostname or ''}{':' + str(parts.port) if parts.port else ''}/…"
+
+
+def webhook_deliveries(session: Session, tenants: dict[int, dict], limit: int = RECENT_DELIVERIES) -> dict:
+    """Outgoing REST-hook deliveries: how many by status, the live subscriptions, the latest ones."""
+    by_status = dict(session.execute(
+        select(HookDelivery.status, func.count()).group_by(HookDelivery.status)).all())
+    subscriptions = session.scalar(select(func.count()).select_from(HookSubscription)
+                                   .where(HookSubscription.unsubscribed_at.is_(None))) or 0
+    recent = session.execute(
+        select(HookDelivery, HookSubscription.event, HookSubscription.target_url)
+        .join(HookSubscription, HookSubscription.id == HookDelivery.subscription_id)
+        .order_by(HookDelivery.updated_at.desc(), HookDelivery.id.desc())
+        .limit(limit)
+    ).all()
+    return {
+        "subscriptions": subscriptions,
+        "by_status": by_status,
+        "recent": [
+            {"id": d.id, "tenant": tenants.get(d.tenant_id, {}).get("slug"), "event": event,
+             "target": target_host(url), "status": d.status, "attempts": d.attempts,
+             "last_status_code": d.last_status_code, "last_error": error_line(d.last_error),
+             "updated_at": iso(d.updated_at)}
+            for d, event, url in recent
+        ],
+    }
+
+
 def import_tenants(session: Session, import_ids) -> dict[str, int]:
     ids = sorted({i for i in import_ids if i})
     found: dict[str, int] = {}
@@ -359,8 +394,8 @@ def status_data(session: Session, settings: Settings, now: datetime | None = Non
         "recent_row_errors": recent_row_errors(session, tenants),
         "recent_events": recent_events(session, tenants),
         "rows_per_hour": points,
-        # Connectors (Shopify, Wix, Zapier, podcast hosts) and outgoing webhook deliveries do not exist
-        # yet: the page says so rather than showing made-up rows.
+        # No connector (Shopify, Wix, podcast hosts) keeps state the page could show yet: it says so
+        # rather than showing made-up rows.
         "connectors": [],
-        "webhook_deliveries": [],
+        "webhook_deliveries": webhook_deliveries(session, tenants),
     }

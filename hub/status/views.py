@@ -163,6 +163,14 @@ def _template_helpers():
     return {"csrf_token": csrf_token}
 
 
+@bp.app_template_filter("when")
+def _when(value: str | None) -> str:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM:SS' (UTC), for tables."""
+    if not value:
+        return ""
+    return str(value).replace("T", " ")[:19]
+
+
 def _safe_next(target: str | None) -> str:
     """Only a path of this site's admin pages: never an open redirect."""
     default = url_for("status.admin_page")

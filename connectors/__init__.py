@@ -1,0 +1,1 @@
+"""Pull-side clients of each platform: they know their platform, never SQL."""

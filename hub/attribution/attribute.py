@@ -1,0 +1,124 @@
+"""Attribute an order to at most one IO, keep it as one attribution event, and recompute the day's totals.
+
+metrics_daily rows with source = the platform are recomputed from attribution_events rather than
+incremented, so updates, refunds, cancellations and replays converge to the right totals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from ..ingest.tables import METRICS_DAILY
+from ..ingest.upsert import apply_batch
+from ..models import AttributionEvent, IoBooking, as_utc, utcnow
+from .orders import Order
+
+DEFAULT_WINDOW_DAYS = 30
+# Counted as conversions. A currency mismatch converts, but its money is not added to the IO's.
+CONVERTED = ("open", "currency_mismatch")
+
+
+@dataclass(frozen=True)
+class Match:
+    io: IoBooking
+    matched_by: str  # "promo_code" or "vanity_url"
+
+
+def url_key(url: str) -> tuple[str | None, str] | None:
+    """Host (without www.) and path, query and fragment ignored. A bare path (Shopify's landing_site
+    is often "/techtalk?utm=...") has no host and matches on the path alone."""
+    text = (url or "").strip()
+    if not text:
+        return None
+    if "://" not in text and not text.startswith("/"):
+        text = "https://" + text
+    parts = urlsplit(text)
+    host = (parts.hostname or "").lower().removeprefix("www.") or None
+    path = parts.path.rstrip("/").lower() or "/"
+    return host, path
+
+
+def _urls_match(order_url: str, vanity_url: str) -> bool:
+    got, want = url_key(order_url), url_key(vanity_url)
+    if got is None or want is None or got[1] != want[1]:
+        return False
+    return got[0] is None or got[0] == want[0]
+
+
+def _best(candidates: list[IoBooking], day: date) -> IoBooking:
+    # An IO whose flight holds the day beats one in its conversion window; then the latest flight.
+    return max(candidates, key=lambda io: (io.flight_start <= day <= io.flight_end, io.flight_start, io.io_id))
+
+
+def find_io(session: Session, tenant_id: int, order: Order, window_days: int) -> Match | None:
+    day = order.occurred_at.date()
+    ios = session.scalars(select(IoBooking).where(
+        IoBooking.tenant_id == tenant_id,
+        IoBooking.status != "cancelled",
+        IoBooking.flight_start <= day,
+        IoBooking.flight_end >= day - timedelta(days=window_days),
+    )).all()
+    codes = {code.strip().lower() for code in order.codes if code and code.strip()}
+    by_code = [io for io in ios if io.promo_code and io.promo_code.strip().lower() in codes]
+    if by_code:  # a code is the stronger evidence: it wins over any URL
+        return Match(_best(by_code, day), "promo_code")
+    for url in order.urls:
+        by_url = [io for io in ios if io.vanity_url and _urls_match(url, io.vanity_url)]
+        if by_url:
+            return Match(_best(by_url, day), "vanity_url")
+    return None
+
+
+def apply_order(session: Session, tenant_id: int, order: Order, window_days: int = DEFAULT_WINDOW_DAYS,
+                cause: str = "attribution") -> AttributionEvent | None:
+    """Store this version of the order and recompute what it touches. Returns None for a stale version."""
+    event = session.scalar(select(AttributionEvent).where(
+        AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == order.platform,
+        AttributionEvent.order_id == order.order_id))
+    if event is not None and order.version_at and event.version_at and as_utc(event.version_at) > order.version_at:
+        return None  # an older retry or an out-of-order delivery: what we hold is newer
+    before = (event.day, event.episode_id) if event is not None else None
+
+    match = find_io(session, tenant_id, order, window_days)
+    if event is None:
+        event = AttributionEvent(tenant_id=tenant_id, platform=order.platform, order_id=order.order_id)
+        session.add(event)
+    event.occurred_at, event.version_at, event.updated_at = order.occurred_at, order.version_at, utcnow()
+    event.day = order.occurred_at.date()
+    event.currency = order.currency
+    event.revenue_cents = 0 if order.kind == "lead" else order.total_cents
+    event.payload = {"kind": order.kind, "codes": order.codes, "urls": order.urls, "order": order.payload}
+    if match is None:
+        event.io_id = event.episode_id = event.matched_by = None
+        event.status = "cancelled" if order.cancelled else "unattributed"
+    else:
+        event.io_id, event.episode_id, event.matched_by = match.io.io_id, match.io.episode_id, match.matched_by
+        if order.cancelled:
+            event.status = "cancelled"
+        elif order.kind == "order" and order.currency and order.currency != match.io.currency:
+            event.status = "currency_mismatch"  # recorded and flagged, never summed into another currency
+        else:
+            event.status = "open"
+    session.flush()
+    touched = {before, (event.day, event.episode_id)}
+    recompute_daily(session, tenant_id, order.platform, [pair for pair in touched if pair and pair[1]], cause)
+    return event
+
+
+def recompute_daily(session: Session, tenant_id: int, platform: str, pairs: list[tuple[date, str]], cause: str) -> None:
+    """metrics_daily(source=platform) for each (day, episode) = what its attribution events add up to now."""
+    records = []
+    for day, episode_id in sorted(pairs):
+        conversions, revenue = session.execute(select(
+            func.count().filter(AttributionEvent.status.in_(CONVERTED)),
+            func.coalesce(func.sum(AttributionEvent.revenue_cents).filter(AttributionEvent.status == "open"), 0),
+        ).where(AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == platform,
+                AttributionEvent.day == day, AttributionEvent.episode_id == episode_id)).one()
+        records.append({"day": day, "episode_id": episode_id, "source": platform,
+                        "conversions": int(conversions), "revenue_cents": int(revenue)})
+    apply_batch(session, METRICS_DAILY, ("day", "episode_id", "source", "conversions", "revenue_cents"),
+                tenant_id, cause[:32], records)

@@ -1,0 +1,98 @@
+"""Platform webhook receipts, processed by a job: decode, attribute, recompute the day's totals."""
+from __future__ import annotations
+
+import json
+import logging
+
+from rq import get_current_job
+from sqlalchemy import select
+
+from connectors.shopify import order_from_shopify, refund_from_shopify
+from connectors.wix import decode_wix_webhook, order_from_wix
+
+from ..attribution.attribute import apply_order
+from ..config import Settings, load_settings
+from ..db import make_session_factory
+from ..models import AttributionEvent, WebhookReceipt, as_utc, utcnow
+from ..tenants import read_secret
+from .hooks import enqueue_dispatch
+from .queue import enqueue
+
+log = logging.getLogger(__name__)
+SHOPIFY_ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
+
+
+def _apply_shopify(session, settings: Settings, receipt: WebhookReceipt) -> str:
+    payload = json.loads(receipt.body)
+    if receipt.topic in SHOPIFY_ORDER_TOPICS:
+        order = order_from_shopify(payload, topic=receipt.topic, triggered_at=as_utc(receipt.triggered_at))
+        return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
+                                        cause=f"shopify-{receipt.id}") else "stale"
+    if receipt.topic == "refunds/create":
+        order_id, _cents, processed_at = refund_from_shopify(payload)
+        event = session.scalar(select(AttributionEvent).where(
+            AttributionEvent.tenant_id == receipt.tenant_id, AttributionEvent.platform == "shopify",
+            AttributionEvent.order_id == order_id))
+        if event is None:
+            return "order unknown yet"  # its orders/updated, which carries the refund, will follow
+        stored = dict(event.payload["order"])
+        refunds = list(stored.get("refunds") or [])
+        if all(str(r.get("id")) != str(payload.get("id")) for r in refunds):
+            refunds.append(payload)  # the order as it is after this refund; a replay adds nothing
+        stored["refunds"] = refunds
+        order = order_from_shopify(stored, topic="orders/updated", triggered_at=processed_at)
+        return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
+                                        cause=f"shopify-{receipt.id}") else "stale"
+    return f"topic {receipt.topic} ignored"
+
+
+def _apply_wix(session, settings: Settings, receipt: WebhookReceipt) -> str:
+    public_key = read_secret(session, receipt.tenant_id, "wix", settings.secret_key)
+    # Verified when it arrived; a retried job may run after the token's exp, so only the signature counts now.
+    order = order_from_wix(decode_wix_webhook(receipt.body, public_key, verify_exp=False))
+    if order is None:
+        return f"event {receipt.topic} ignored"
+    return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
+                                    cause=f"wix-{receipt.id}") else "stale"
+
+
+APPLY = {"shopify": _apply_shopify, "wix": _apply_wix}
+
+
+def execute_receipt(settings: Settings, receipt_id: int, final_attempt: bool = True) -> str:
+    session = make_session_factory(settings.database_url)()
+    try:
+        receipt = session.get(WebhookReceipt, receipt_id)
+        if receipt is None or receipt.status == "processed":
+            return "done"
+        try:
+            outcome = APPLY[receipt.platform](session, settings, receipt)
+        except Exception as error:
+            session.rollback()
+            receipt = session.get(WebhookReceipt, receipt_id)
+            receipt.error = f"{error.__class__.__name__}: {error}"
+            if final_attempt:
+                receipt.status = "failed"
+            session.commit()
+            raise
+        receipt.status, receipt.error, receipt.processed_at = "processed", None if outcome == "applied" else outcome, utcnow()
+        session.commit()
+    finally:
+        session.close()
+    enqueue_dispatch(settings)
+    return outcome
+
+
+def receipt_job(receipt_id: int) -> str:
+    job = get_current_job()
+    return execute_receipt(load_settings(), receipt_id, final_attempt=job is None or not job.should_retry)
+
+
+def enqueue_receipt(settings: Settings, receipt_id: int) -> str:
+    def inline() -> None:
+        try:
+            execute_receipt(settings, receipt_id)
+        except Exception:
+            log.exception("receipt %s failed; it is kept with its error", receipt_id)
+
+    return enqueue(settings, receipt_job, receipt_id, job_id=f"receipt-{receipt_id}", inline=inline)

@@ -1,0 +1,48 @@
+"""What platforms pushed to us (kept before we answer), and where each pull connector got to."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from .base import Base, BigId, Json, Timestamp, tenant_id_column, utcnow
+
+
+class WebhookReceipt(Base):
+    """One platform webhook as received; replays of the same event id are the same receipt."""
+
+    __tablename__ = "webhook_receipts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "platform", "event_id", name="uq_webhook_receipts_tenant_platform_event"),
+        Index("ix_webhook_receipts_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = tenant_id_column()
+    platform: Mapped[str] = mapped_column(String(32), nullable=False)
+    topic: Mapped[str] = mapped_column(String(100), nullable=False)
+    event_id: Mapped[str] = mapped_column(String(200), nullable=False)
+    webhook_id: Mapped[str | None] = mapped_column(String(200))
+    triggered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    body: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+
+
+class ConnectorState(Base):
+    """A pull connector's bookmark per tenant: a sync resumes from `cursor`."""
+
+    __tablename__ = "connector_states"
+    __table_args__ = (UniqueConstraint("tenant_id", "connector", name="uq_connector_states_tenant_connector"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = tenant_id_column()
+    connector: Mapped[str] = mapped_column(String(64), nullable=False)
+    cursor: Mapped[dict | None] = mapped_column(Json)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="idle")
+    last_sync_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)

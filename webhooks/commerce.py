@@ -1,0 +1,94 @@
+"""`POST /webhooks/shopify/<tenant>` and `POST /webhooks/wix/<tenant>`: verify, keep, enqueue, answer.
+
+Shopify allows 5 seconds for an answer and retries otherwise, so nothing here does more than check
+the signature and store the body; attribution runs in a job (hub/jobs/receipts.py).
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, jsonify, request
+from sqlalchemy import select
+
+from connectors.shopify import verify_shopify_hmac
+from connectors.wix import WixError, decode_wix_webhook
+from hub.jobs.receipts import enqueue_receipt
+from hub.models import WebhookReceipt
+from hub.tenants import read_secret, tenant_by_slug
+from hub.web import db, json_error, settings
+
+bp = Blueprint("commerce_webhooks", __name__, url_prefix="/webhooks")
+
+
+def _body_or_413() -> bytes | tuple:
+    limit = settings().max_webhook_bytes
+    if request.content_length is not None and request.content_length > limit:
+        return json_error(413, f"body is {request.content_length} bytes; the limit is {limit} bytes")
+    body = request.get_data(cache=False)
+    if len(body) > limit:
+        return json_error(413, f"body is over the limit of {limit} bytes")
+    return body
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+    except ValueError:
+        return None
+
+
+def _keep(tenant_id: int, platform: str, topic: str, event_id: str, body: bytes,
+          webhook_id: str | None = None, triggered_at: datetime | None = None):
+    session = db()
+    existing = session.scalar(select(WebhookReceipt).where(
+        WebhookReceipt.tenant_id == tenant_id, WebhookReceipt.platform == platform, WebhookReceipt.event_id == event_id))
+    if existing is not None:
+        return jsonify({"receipt_id": existing.id, "replayed": True}), 200
+    receipt = WebhookReceipt(tenant_id=tenant_id, platform=platform, topic=topic[:100], event_id=event_id[:200],
+                             webhook_id=(webhook_id or "")[:200] or None, triggered_at=triggered_at, body=body)
+    session.add(receipt)
+    session.commit()  # kept before the platform hears 200
+    enqueue_receipt(settings(), receipt.id)
+    return jsonify({"receipt_id": receipt.id, "replayed": False}), 200
+
+
+@bp.post("/shopify/<tenant_slug>")
+def shopify(tenant_slug: str):
+    body = _body_or_413()
+    if not isinstance(body, bytes):
+        return body
+    session = db()
+    tenant = tenant_by_slug(session, tenant_slug)
+    secret = read_secret(session, tenant.id, "shopify", settings().secret_key) if tenant else None
+    if secret is None:
+        return json_error(401, f"no shopify secret for tenant {tenant_slug!r}: "
+                               "run 'python -m hub tenant set-secret <tenant> shopify <app secret>'")
+    # Verified over the raw bytes before anything parses them.
+    if not verify_shopify_hmac(secret, body, request.headers.get("X-Shopify-Hmac-Sha256")):
+        return json_error(401, "X-Shopify-Hmac-Sha256 is missing or does not match the body")
+    topic = request.headers.get("X-Shopify-Topic", "")
+    event_id = request.headers.get("X-Shopify-Event-Id") or request.headers.get("X-Shopify-Webhook-Id")
+    if not topic or not event_id:
+        return json_error(400, "missing X-Shopify-Topic or X-Shopify-Event-Id header")
+    # One Shopify event can arrive under several topics with the same event id: the topic is part of the key.
+    return _keep(tenant.id, "shopify", topic, f"{topic}:{event_id}", body,
+                 webhook_id=request.headers.get("X-Shopify-Webhook-Id"),
+                 triggered_at=_parse_time(request.headers.get("X-Shopify-Triggered-At")))
+
+
+@bp.post("/wix/<tenant_slug>")
+def wix(tenant_slug: str):
+    body = _body_or_413()
+    if not isinstance(body, bytes):
+        return body
+    session = db()
+    tenant = tenant_by_slug(session, tenant_slug)
+    public_key = read_secret(session, tenant.id, "wix", settings().secret_key) if tenant else None
+    if public_key is None:
+        return json_error(401, f"no wix public key for tenant {tenant_slug!r}: "
+                               "run 'python -m hub tenant set-secret <tenant> wix - < public_key.pem'")
+    try:
+        event = decode_wix_webhook(body, public_key)
+    except WixError as error:
+        return json_error(401, str(error))
+    return _keep(tenant.id, "wix", event.event_type, event.event_id, body, triggered_at=event.event_time)
