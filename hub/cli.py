@@ -201,6 +201,21 @@ def reconcile() -> None:
     click.echo(json.dumps({"requeued": reconcile_imports(_settings())}))
 
 
+@main.command("sync")
+@click.argument("connector", type=click.Choice(["shopify"]))
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--shop", help="The shop's domain, e.g. acme.myshopify.com (remembered after the first sync).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Start from this day instead of the cursor.")
+def sync(connector: str, tenant_slug: str, shop: str | None, since) -> None:
+    """Run a connector's sync now; it resumes from its stored cursor."""
+    from .jobs.sync import SyncError, sync_shopify
+
+    try:
+        click.echo(json.dumps(sync_shopify(_settings(), tenant_slug, shop, since.date() if since else None), indent=2))
+    except SyncError as error:
+        raise click.ClickException(str(error)) from None
+
+
 # --- processes ------------------------------------------------------------------------------
 
 @main.command("worker")

@@ -20,6 +20,7 @@ SECRET_STORAGE = {
     "zapier": "hash",
     "sheets": "encrypt",
     "shopify": "encrypt",
+    "shopify_admin": "encrypt",
     "wix": "encrypt",
     "hooks": "encrypt",
 }
