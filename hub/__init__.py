@@ -11,6 +11,9 @@ from .db import make_session_factory
 
 def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     """Build the app. `test_config` overrides settings by name (e.g. {"database_url": ...})."""
+    from .logging_setup import configure_logging
+
+    configure_logging()
     settings = load_settings()
     if test_config:
         settings = settings.with_overrides(test_config)

@@ -231,6 +231,9 @@ def worker(burst: bool) -> None:
     settings = _settings()
     if settings.jobs_inline:
         raise click.ClickException("HUB_REDIS_URL is not set: jobs run inline in the web process, no worker needed")
+    from .logging_setup import configure_logging
+
+    configure_logging()
     reconcile_imports(settings)
     # Forked job processes must not share the parent's pooled connections.
     get_engine(settings.database_url).dispose()
@@ -247,6 +250,9 @@ def scheduler() -> None:
 
     from .jobs.queue import redis_connection
 
+    from .logging_setup import configure_logging
+
+    configure_logging()
     settings = _settings()
     if settings.jobs_inline:
         raise click.ClickException("HUB_REDIS_URL is not set: there is no queue to schedule onto")

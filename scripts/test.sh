@@ -16,5 +16,10 @@ else
   echo "== node not found: skipping the Apps Script tests" >&2
 fi
 
+# The admin page's browser test drives Debian's headless chromium; install it where we may.
+if [ "$(id -u)" = "0" ] || [ "${CI:-}" = "true" ]; then
+  bash scripts/install_chromium.sh
+fi
+
 echo "== Python tests (pytest)"
 exec .venv/bin/python -m pytest "$@"

@@ -225,7 +225,7 @@ def test_push_workbook_command_drives_the_whole_sheets_loop(database_url, tmp_pa
     hub_env(database_url, HUB_WORKBOOK_PATH=str(workbook))
     result = CliRunner().invoke(main, ["push-workbook", "--tenant", "demo", "--tab", "io_bookings"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["status"] == "completed"
+    assert json.loads(result.stdout)["status"] == "completed"
     tab = read_tab(workbook, "io_bookings")
     status_col = tab[0].index("hub_status")
     assert [row[status_col] for row in tab[1:]] == ["ok: inserted"] * 10

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..models import EtlImport, Event, HookDelivery, Tenant
+from ..models import ConnectorState, EtlImport, Event, HookDelivery, Tenant, WebhookReceipt
 from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
 
 # Import durations span sub-second sheet pushes to hour-long files.
@@ -115,6 +115,26 @@ class HubCollector:
             deliveries.add_metric([status], count)
         yield deliveries
 
+        receipts = GaugeMetricFamily("hub_webhook_receipts", "Platform webhooks received and kept, by platform "
+                                     "and status (queued, processed, failed).", labels=["platform", "status"])
+        for platform, status, count in session.execute(
+            select(WebhookReceipt.platform, WebhookReceipt.status, func.count())
+            .group_by(WebhookReceipt.platform, WebhookReceipt.status)
+            .order_by(WebhookReceipt.platform, WebhookReceipt.status)
+        ).all():
+            receipts.add_metric([platform, status], count)
+        yield receipts
+
+        connectors = GaugeMetricFamily("hub_connectors", "Pull connectors' per-tenant states, by connector and status.",
+                                       labels=["connector", "status"])
+        for connector, status, count in session.execute(
+            select(ConnectorState.connector, ConnectorState.status, func.count())
+            .group_by(ConnectorState.connector, ConnectorState.status)
+            .order_by(ConnectorState.connector, ConnectorState.status)
+        ).all():
+            connectors.add_metric([connector, status], count)
+        yield connectors
+
         tenants = GaugeMetricFamily("hub_tenants", "Tenants in the database.")
         tenants.add_metric([], session.scalar(select(func.count()).select_from(Tenant)) or 0)
         yield tenants
@@ -160,7 +180,7 @@ class HubCollector:
             return
         up = GaugeMetricFamily("hub_redis_up", "1 if Redis answered this scrape, else 0.")
         try:
-            snapshot = queue_snapshot(self.settings)
+            snapshot = queue_snapshot(self.settings, details=False)
         except RedisDown:
             up.add_metric([], 0)
             yield up

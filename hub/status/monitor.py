@@ -7,7 +7,6 @@ and returns plain JSON-able data; the views only render it.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -27,7 +26,16 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..ingest.summary import history_item
 from ..jobs.queue import redis_connection
-from ..models import EtlImport, EtlRowError, Event, HookDelivery, HookSubscription, Tenant
+from ..models import (
+    ConnectorState,
+    EtlImport,
+    EtlRowError,
+    Event,
+    HookDelivery,
+    HookSubscription,
+    Tenant,
+    WebhookReceipt,
+)
 
 # How many job ids per registry the page attributes to tenants and lists; the counts are always exact.
 JOB_SCAN_LIMIT = 1000
@@ -47,7 +55,9 @@ REGISTRIES = {
     "failed": FailedJobRegistry,
     "finished": FinishedJobRegistry,
 }
-JOB_PREFIXES = {"import-": "import", "write-back-": "write-back"}
+JOB_PREFIXES = {"import-": "import", "write-back-": "write-back", "receipt-": "receipt", "deliver-": "delivery",
+                "dispatch-events": "dispatch"}
+IMPORT_JOB_PREFIXES = ("import-", "write-back-")
 
 
 class RedisDown(Exception):
@@ -99,7 +109,7 @@ def short_payload(payload, limit: int = PAYLOAD_CHARS) -> str:
 
 def import_id_of(job_id: str) -> str | None:
     """The import a job works on, from the hub's deterministic job ids (import-<id>, write-back-<id>)."""
-    for prefix in JOB_PREFIXES:
+    for prefix in IMPORT_JOB_PREFIXES:
         if job_id.startswith(prefix):
             return job_id[len(prefix):]
     return None
@@ -254,6 +264,40 @@ def webhook_deliveries(session: Session, tenants: dict[int, dict], limit: int = 
     }
 
 
+def connector_states(session: Session, tenants: dict[int, dict]) -> list[dict]:
+    """Each pull connector's state per tenant (where its sync got to, and how the last one ended)."""
+    states = session.scalars(select(ConnectorState).order_by(ConnectorState.connector, ConnectorState.tenant_id)).all()
+    return [
+        {"tenant": tenants.get(s.tenant_id, {}).get("slug"), "connector": s.connector, "status": s.status,
+         "last_sync_at": iso(s.last_sync_at), "last_error": error_line(s.last_error), "updated_at": iso(s.updated_at)}
+        for s in states
+    ]
+
+
+def webhook_receipts(session: Session, tenants: dict[int, dict], limit: int = RECENT_DELIVERIES) -> dict:
+    """Platform webhooks received (Shopify, Wix...): how many by platform and status, the latest failures."""
+    counts = session.execute(
+        select(WebhookReceipt.platform, WebhookReceipt.status, func.count())
+        .group_by(WebhookReceipt.platform, WebhookReceipt.status)
+        .order_by(WebhookReceipt.platform, WebhookReceipt.status)
+    ).all()
+    failed = session.execute(
+        select(WebhookReceipt.id, WebhookReceipt.tenant_id, WebhookReceipt.platform, WebhookReceipt.topic,
+               WebhookReceipt.error, WebhookReceipt.created_at)
+        .where(WebhookReceipt.status == "failed")
+        .order_by(WebhookReceipt.created_at.desc(), WebhookReceipt.id.desc())
+        .limit(limit)
+    ).all()
+    return {
+        "by_platform": [{"platform": p, "status": st, "count": n} for p, st, n in counts],
+        "recent_failed": [
+            {"id": i, "tenant": tenants.get(t, {}).get("slug"), "platform": p, "topic": topic,
+             "error": error_line(error), "created_at": iso(at)}
+            for i, t, p, topic, error, at in failed
+        ],
+    }
+
+
 def import_tenants(session: Session, import_ids) -> dict[str, int]:
     ids = sorted({i for i in import_ids if i})
     found: dict[str, int] = {}
@@ -269,23 +313,30 @@ def redis_for(settings: Settings) -> Redis:
     return redis_connection(settings.redis_url)
 
 
-def queue_snapshot(settings: Settings) -> dict:
-    """Depths, registries, workers and the job ids in them. Raises RedisDown when Redis does not answer."""
+def queue_snapshot(settings: Settings, details: bool = True) -> dict:
+    """Depths, registries and workers; with `details`, the job ids in them and the failed jobs' errors.
+
+    Raises RedisDown when Redis does not answer.
+    """
     connection = redis_for(settings)
     try:
         queue = Queue(settings.queue_name, connection=connection)
         registries = {name: cls(settings.queue_name, connection=connection) for name, cls in REGISTRIES.items()}
         counts = {"queued": queue.count}
         counts.update({name: registry.count for name, registry in registries.items()})
-        job_ids = {"queued": queue.get_job_ids(0, JOB_SCAN_LIMIT)}
-        for name in ("started", "scheduled", "failed"):
-            job_ids[name] = registries[name].get_job_ids(0, JOB_SCAN_LIMIT - 1, desc=True)
+        job_ids: dict[str, list[str]] = {"queued": [], "started": [], "scheduled": [], "failed": []}
+        failed: list[dict] = []
+        if details:
+            job_ids["queued"] = queue.get_job_ids(0, JOB_SCAN_LIMIT)
+            for name in ("started", "scheduled", "failed"):
+                job_ids[name] = registries[name].get_job_ids(0, JOB_SCAN_LIMIT - 1, desc=True)
+            failed = failed_jobs(connection, job_ids["failed"][:FAILED_JOBS_SHOWN])
         workers = []
         for worker in Worker.all(queue=queue):
             workers.append({
                 "name": worker.name,
                 "state": worker.get_state(),
-                "current_job": worker.get_current_job_id(),
+                "current_job": worker.get_current_job_id() if details else None,
                 "last_heartbeat": iso(worker.last_heartbeat),
                 "hostname": worker.hostname,
                 "pid": worker.pid,
@@ -293,9 +344,6 @@ def queue_snapshot(settings: Settings) -> dict:
                 "failed_jobs": worker.failed_job_count,
                 "queues": worker.queue_names(),
             })
-        failed = failed_jobs(connection, job_ids["failed"][:FAILED_JOBS_SHOWN])
-    except RedisDown:
-        raise
     except Exception as error:  # ConnectionError, TimeoutError, a refused AUTH...
         raise RedisDown(f"{error.__class__.__name__}: {str(error).splitlines()[0] if str(error) else ''}") from error
     return {"queue": settings.queue_name, "counts": counts, "job_ids": job_ids, "workers": workers, "failed": failed}
@@ -394,8 +442,8 @@ def status_data(session: Session, settings: Settings, now: datetime | None = Non
         "recent_row_errors": recent_row_errors(session, tenants),
         "recent_events": recent_events(session, tenants),
         "rows_per_hour": points,
-        # No connector (Shopify, Wix, podcast hosts) keeps state the page could show yet: it says so
-        # rather than showing made-up rows.
-        "connectors": [],
+        # Pull connectors' states as they are in the database; with none, the page says so.
+        "connectors": connector_states(session, tenants),
+        "webhook_receipts": webhook_receipts(session, tenants),
         "webhook_deliveries": webhook_deliveries(session, tenants),
     }

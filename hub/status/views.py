@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from flask import (
     Blueprint,
     Response,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -27,6 +28,7 @@ from flask import (
     session,
     url_for,
 )
+from prometheus_client import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
@@ -37,6 +39,7 @@ from ..auth import admin_token_ok, bearer_token
 from ..ingest.summary import import_summary
 from ..jobs.imports import import_job_id, retry_import
 from ..jobs.queue import redis_connection
+from ..logging_setup import redact
 from ..models import FINISHED_STATUSES, EtlImport, Tenant
 from ..web import db, json_error, settings
 from . import metrics
@@ -78,15 +81,21 @@ def readyz():
     try:
         db().execute(text("SELECT 1"))
     except Exception as error:  # any failure to reach the database means not ready
-        down["database"] = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+        down["database"] = _reason(error)
     if settings().redis_url:
         try:
             redis_connection(settings().redis_url).ping()
         except Exception as error:
-            down["redis"] = str(error).splitlines()[0] if str(error) else error.__class__.__name__
+            down["redis"] = _reason(error)
     if down:
         return jsonify({"status": "unavailable", "down": down}), 503
     return jsonify({"status": "ready"})
+
+
+def _reason(error: Exception) -> str:
+    """The first line of an error, for an unauthenticated probe: nothing secret-looking in it."""
+    text = str(error).splitlines()[0] if str(error) else ""
+    return redact(text) or error.__class__.__name__
 
 
 # --- metrics --------------------------------------------------------------------------------
@@ -98,9 +107,6 @@ def readyz():
 # Where even aggregate volumes are sensitive, restrict the path at the reverse proxy.
 @bp.get("/metrics")
 def prometheus_metrics():
-    from prometheus_client import CONTENT_TYPE_LATEST
-    from flask import current_app
-
     body = metrics.render_metrics(settings(), current_app.extensions["hub.sessions"])
     return Response(body, 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
 

@@ -1,0 +1,189 @@
+"""The admin page in a real browser: headless Chromium (Debian's chromium + chromium-driver) driven by Selenium
+against the hub served for real on 127.0.0.1, on PostgreSQL and a real Redis with a real RQ worker.
+
+Install the browser with `bash scripts/install_chromium.sh`. Without it this test is skipped, except
+under CI=true, where it fails. Nothing is downloaded: the driver and browser paths are given, so
+Selenium Manager has nothing to fetch. The page is saved to test-artifacts/admin-failed-job.png before
+the retry and to test-artifacts/admin.png at the end (admin-failure.png when the test fails).
+"""
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from redis import Redis
+from rq import Queue, SimpleWorker
+from rq.registry import FailedJobRegistry
+from werkzeug.serving import make_server
+
+from hub import create_app
+from hub.db import make_session_factory
+from hub.ingest import pipeline
+from hub.jobs.imports import import_job_id
+from hub.models import EtlImport
+from tests.conftest import IN_CI, make_tenant
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+ADMIN_TOKEN = "test-admin-token-0123456789"
+CSV = "day,episode_id,source,downloads\n2025-01-06,007,buzzsprout,10\n2025-01-07,007,buzzsprout,20\n"
+WAIT_SECONDS = 20
+
+
+def browser_or_skip():
+    """Selenium's pieces, or a skip (a failure under CI=true) that says how to get them."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    try:
+        from selenium import webdriver
+        from selenium.webdriver.chrome.options import Options
+        from selenium.webdriver.chrome.service import Service
+    except ImportError:
+        missing.append("the selenium package (pip install -r requirements.txt)")
+    if missing:
+        message = (f"browser test needs {', '.join(missing)}: run `bash scripts/install_chromium.sh` "
+                   "(Debian's chromium and chromium-driver)")
+        if IN_CI:
+            pytest.fail(f"{message}; CI=true requires it", pytrace=False)
+        pytest.skip(message)
+    return webdriver, Options, Service
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    webdriver, Options, Service = browser_or_skip()
+    monkeypatch.setenv("SE_OFFLINE", "true")  # belt and braces: Selenium Manager must not go online
+    options = Options()
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
+                     "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                     "--disable-extensions", "--window-size=1400,2200", f"--user-data-dir={tmp_path / 'chromium'}"):
+        options.add_argument(argument)
+    options.binary_location = CHROMIUM
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(WAIT_SECONDS)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def live_hub(postgres_url, redis_url, hub_env):
+    """The hub's WSGI app served by werkzeug on a free 127.0.0.1 port, in a thread; jobs go to the real Redis."""
+    hub_env(postgres_url, redis_url, HUB_JOB_RETRIES="0")
+    app = create_app({"database_url": postgres_url, "redis_url": redis_url, "job_retries": 0})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="live-hub", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
+def work(redis_url):
+    connection = Redis.from_url(redis_url)
+    SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True, with_scheduler=True)
+
+
+def load_import(url, import_id):
+    session = make_session_factory(url)()
+    try:
+        return session.get(EtlImport, import_id)
+    finally:
+        session.close()
+
+
+def database_gone(*args, **kwargs):
+    raise ConnectionError("database went away")
+
+
+def test_admin_logs_in_sees_the_failed_job_retries_it_and_sees_it_complete(
+        browser, live_hub, postgres_url, redis_url, monkeypatch):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    tenant = make_tenant(postgres_url)
+
+    # An upload through the running hub's API, and a worker whose database goes away: a failed import job.
+    response = requests.post(f"{live_hub}/api/v1/etl/upload", timeout=WAIT_SECONDS,
+                             headers={"Authorization": f"Bearer {tenant['secrets']['api']}"},
+                             data={"table": "metrics_daily"}, files={"file": ("m.csv", io.BytesIO(CSV.encode()))})
+    assert response.status_code == 202, response.text
+    import_id = response.json()["import_id"]
+    job_id = import_job_id(import_id)
+    real_apply = pipeline.apply_batch
+    monkeypatch.setattr(pipeline, "apply_batch", database_gone)
+    work(redis_url)
+    monkeypatch.setattr(pipeline, "apply_batch", real_apply)
+    failed = FailedJobRegistry("hub", connection=Redis.from_url(redis_url))
+    assert failed.get_job_ids() == [job_id]
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        # Not logged in: the page sends the browser to the login form.
+        browser.get(f"{live_hub}/admin")
+        wait.until(ec.presence_of_element_located((By.ID, "login-form")))
+        assert browser.current_url == f"{live_hub}/admin/login?next=/admin"
+
+        browser.find_element(By.ID, "token").send_keys("not-the-token")
+        browser.find_element(By.ID, "login-submit").click()
+        assert wait.until(ec.presence_of_element_located((By.ID, "login-error"))).text == "That is not the admin token."
+
+        browser.find_element(By.ID, "token").send_keys(ADMIN_TOKEN)
+        browser.find_element(By.ID, "login-submit").click()
+        wait.until(ec.url_to_be(f"{live_hub}/admin"))
+        cookie = browser.get_cookie("session")
+        assert cookie and cookie["httpOnly"] is True and cookie["sameSite"] == "Lax"
+
+        # The failed job, with the last line of its traceback, and its Retry button.
+        row = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, f'tr.failed-job[data-job-id="{job_id}"]')))
+        assert row.find_element(By.CSS_SELECTOR, ".job-error").text == "ConnectionError: database went away"
+        assert "acme" in row.text
+        status = browser.find_element(By.CSS_SELECTOR, f'tr[data-import-id="{import_id}"] .import-status').text
+        assert status.startswith("failed")
+
+        browser.save_screenshot(str(ARTIFACTS / "admin-failed-job.png"))
+        row.find_element(By.ID, f"retry-{job_id}").click()
+        flash = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, ".flash.ok")))
+        assert flash.text == f"Import {import_id} re-enqueued as job {job_id}."
+        assert browser.find_element(By.ID, "failed-jobs").text == "No failed jobs."
+        assert browser.find_element(By.CSS_SELECTOR, '#queue-counts [data-registry="queued"]').text == "1"
+        assert failed.get_job_ids() == [] and load_import(postgres_url, import_id).status == "queued"
+
+        # A worker takes the job again, this time with its database: reloading shows the import completed.
+        work(redis_url)
+        browser.refresh()
+        status = wait.until(ec.presence_of_element_located(
+            (By.CSS_SELECTOR, f'tr[data-import-id="{import_id}"] .import-status')))
+        assert status.text == "completed"
+        cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f'tr[data-import-id="{import_id}"] td')]
+        assert cells[5:10] == ["2", "2", "0", "0", "0"]  # rows, inserted, updated, unchanged, refused
+        assert browser.find_element(By.ID, "failed-jobs").text == "No failed jobs."
+        assert "postgresql" in browser.find_element(By.ID, "database").text
+        bars = browser.find_elements(By.CSS_SELECTOR, "#rows-chart rect.bar")
+        assert len(bars) == 24 and sum(int(bar.get_attribute("data-rows")) for bar in bars) == 2
+
+        # The import's own page, from its link.
+        browser.find_element(By.CSS_SELECTOR, f'tr[data-import-id="{import_id}"] a').click()
+        wait.until(ec.presence_of_element_located((By.ID, "import-facts")))
+        assert browser.find_element(By.ID, "import-status").text == "completed"
+        assert browser.find_element(By.ID, "import-counts").text.startswith("2 rows: 2 inserted")
+        browser.back()
+        wait.until(ec.presence_of_element_located((By.ID, "rows-chart")))
+        browser.save_screenshot(str(ARTIFACTS / "admin.png"))
+    except Exception:
+        browser.save_screenshot(str(ARTIFACTS / "admin-failure.png"))
+        raise
+
+    done = load_import(postgres_url, import_id)
+    assert (done.status, done.rows_inserted, done.error) == ("completed", 2, None)
+    assert (ARTIFACTS / "admin.png").stat().st_size > 10_000
