@@ -39,7 +39,8 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"database at {revision}")
 
 
-@db.command("downgrade")
+# ignore_unknown_options lets a relative revision like -2 through as the argument, not as an option.
+@db.command("downgrade", context_settings={"ignore_unknown_options": True})
 @click.argument("revision", default="-1")
 def db_downgrade(revision: str) -> None:
     """Roll back to REVISION (default: one step back; 'base' empties the database)."""

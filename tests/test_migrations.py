@@ -47,6 +47,15 @@ def test_upgrade_downgrade_upgrade_round_trip(empty_url):
     assert hub(empty_url, "db", "verify").returncode == 0
 
 
+def test_each_step_down_and_up_again_keeps_the_schema_whole(empty_url):
+    assert hub(empty_url, "db", "upgrade").returncode == 0
+    for steps in range(1, 4):
+        assert hub(empty_url, "db", "downgrade", f"-{steps}").returncode == 0
+        assert hub(empty_url, "db", "upgrade").returncode == 0
+        verify = hub(empty_url, "db", "verify")
+        assert verify.returncode == 0, f"after -{steps} and back: {verify.stderr}"
+
+
 def test_verify_names_a_dropped_unique_key(empty_url):
     assert hub(empty_url, "db", "upgrade").returncode == 0
     engine = get_engine(empty_url)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..events import emit
 from ..models import ACTIVE_IO_STATUSES, FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, IoBooking, utcnow
+from ..workflows import io_lifecycle
 from .readers import ChunkStream, open_rows
 from .tables import TABLES, TableSpec
 from .upsert import apply_batch
@@ -209,8 +210,14 @@ def _validate_batch(header: Header, state: _InputState, batch) -> tuple[list, li
 
 def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, good, refused, track) -> None:
     """One transaction: the batch's rows, its row errors and the import's counters, together."""
+    statuses: dict[str, str] = {}
     if spec.name == "io_bookings":
         clashes = _promo_clashes(session, imp.tenant_id, good)
+        statuses = io_lifecycle.current_statuses(session, imp.tenant_id, [r["io_id"] for _, r, _ in good])
+        for number, record, _ in good:
+            reason = io_lifecycle.refused_move(statuses.get(record["io_id"]), record.get("status"))
+            if reason and number not in clashes:
+                clashes[number] = RowError(number, "status", reason)
         if clashes:
             refused.extend((values, [clashes[number]]) for number, _, values in good if number in clashes)
             good = [item for item in good if item[0] not in clashes]
@@ -220,6 +227,10 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
         outcomes = spec.writer(session, imp.tenant_id, imp.id, records)
     else:
         outcomes = apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
+    if spec.name == "io_bookings":
+        io_lifecycle.record_moves(session, imp.tenant_id, [
+            (r["io_id"], statuses.get(r["io_id"]), r["status"])
+            for r, outcome in zip(records, outcomes) if outcome != "unchanged" and r.get("status")])
     for values, errors in refused:
         raw = raw_values(header_cells, values)
         for error in errors:

@@ -3,9 +3,11 @@ from rq import cron
 
 from ..config import load_settings
 from .hooks import dispatch_job
-from .imports import reconcile_imports_job
+from .imports import reconcile_imports_job, refresh_all_io_delivery_job
 
 QUEUE = load_settings().queue_name
 cron.register(reconcile_imports_job, QUEUE, interval=60, name="reconcile-imports")
 # Imports ask for a dispatch when they finish; this catches events whose request was lost.
 cron.register(dispatch_job, QUEUE, interval=30, name="dispatch-events")
+# IOs whose flight ended complete even when no import arrives.
+cron.register(refresh_all_io_delivery_job, QUEUE, interval=3600, name="refresh-io-delivery")

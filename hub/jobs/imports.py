@@ -12,12 +12,36 @@ from ..config import Settings, load_settings
 from ..db import make_session_factory
 from ..events import emit
 from ..ingest.pipeline import import_event_payload, run_import
-from ..models import EtlImport, utcnow
+from ..models import EtlImport, Tenant, utcnow
+from ..workflows import io_lifecycle
 from .queue import enqueue, job_is_pending
 from .hooks import enqueue_dispatch
 from .writeback import enqueue_write_back
 
 log = logging.getLogger(__name__)
+
+
+def refresh_io_delivery(settings: Settings, tenant_id: int) -> list[str]:
+    session = make_session_factory(settings.database_url)()
+    try:
+        completed = io_lifecycle.refresh_delivery(session, tenant_id, utcnow().date())
+        session.commit()
+        return completed
+    finally:
+        session.close()
+
+
+def refresh_all_io_delivery_job() -> dict:
+    """On a clock: flights end without any import happening."""
+    settings = load_settings()
+    session = make_session_factory(settings.database_url)()
+    try:
+        tenant_ids = session.scalars(select(Tenant.id)).all()
+    finally:
+        session.close()
+    completed = {tenant_id: refresh_io_delivery(settings, tenant_id) for tenant_id in tenant_ids}
+    enqueue_dispatch(settings)
+    return completed
 
 
 def import_job_id(import_id: str) -> str:
@@ -29,8 +53,10 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
     session = make_session_factory(settings.database_url)()
     try:
         imp = run_import(session, import_id, batch_rows=settings.import_batch_rows)
-        source, status = imp.source, imp.status
+        source, status, table, tenant_id = imp.source, imp.status, imp.table_name, imp.tenant_id
         session.close()
+        if table == "metrics_daily" and settings.flags.io_bookings:
+            refresh_io_delivery(settings, tenant_id)  # new downloads may complete IOs
         if source == "sheets":
             enqueue_write_back(settings, import_id)
         enqueue_dispatch(settings)  # its etl.* events go out to subscribers

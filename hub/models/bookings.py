@@ -36,6 +36,9 @@ class IoBooking(Base):
     # "metadata" is reserved by SQLAlchemy's declarative base, so the attribute has another name.
     extra: Mapped[dict | None] = mapped_column("metadata", Json)
     import_id: Mapped[str | None] = mapped_column(String(32))
+    # Downloads of the IO's episode within its flight, as last counted; and when it was completed.
+    delivered_impressions: Mapped[int | None] = mapped_column(BigInteger)
+    delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
 

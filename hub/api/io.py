@@ -1,0 +1,70 @@
+"""The seed's IO endpoints: create an IO, read it with its delivery and results, export it as a document."""
+from __future__ import annotations
+
+import io as _io
+import json
+
+from flask import Blueprint, g, jsonify, request, send_file
+from sqlalchemy import select
+
+from ..auth import require_tenant
+from ..ingest.intake import create_import
+from ..ingest.pipeline import run_import
+from ..ingest.summary import import_summary
+from ..models import IoBooking, utcnow
+from ..web import db, json_error, settings
+from ..workflows.io_export import insertion_order_xlsx
+from ..workflows.io_summary import io_summary
+
+bp = Blueprint("io", __name__, url_prefix="/api/v1/io")
+
+
+@bp.before_request
+def flag_on():
+    if not settings().flags.io_bookings:
+        return json_error(404, "IO bookings are switched off on this hub (ENABLE_IO_BOOKINGS=false)")
+
+
+def _find(io_id: str) -> IoBooking | None:
+    return db().scalar(select(IoBooking).where(IoBooking.tenant_id == g.tenant.id, IoBooking.io_id == io_id))
+
+
+@bp.post("")
+@require_tenant("api")
+def create():
+    """One IO as JSON, validated by the same rules as a sheet row (and the same lifecycle moves)."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return json_error(400, "body: expected a JSON object with io_id, flight_start, flight_end, ...")
+    session = db()
+    imp, _ = create_import(session, tenant_id=g.tenant.id, source="api", table_name="io_bookings",
+                           input_format="records", payload=json.dumps([body]).encode(), filename="POST /api/v1/io")
+    session.commit()
+    # One row: run it now, in this request, so the caller gets the IO or the reasons at once.
+    imp = run_import(session, imp.id)
+    if imp.status != "completed":
+        summary = import_summary(session, imp)
+        reasons = [e["message"] for e in summary["row_errors"]] or [imp.error]
+        return json_error(422, "; ".join(str(r) for r in reasons), import_id=imp.id)
+    found = _find(str(body.get("io_id", "")).strip())
+    return jsonify(io_summary(session, found, utcnow().date())), 201
+
+
+@bp.get("/<io_id>")
+@require_tenant("api")
+def read(io_id: str):
+    found = _find(io_id)
+    if found is None:
+        return json_error(404, f"no IO {io_id!r} for this tenant")
+    return jsonify(io_summary(db(), found, utcnow().date()))
+
+
+@bp.get("/<io_id>/export")
+@require_tenant("api")
+def export(io_id: str):
+    found = _find(io_id)
+    if found is None:
+        return json_error(404, f"no IO {io_id!r} for this tenant")
+    document = insertion_order_xlsx(io_summary(db(), found, utcnow().date()), g.tenant.name)
+    return send_file(_io.BytesIO(document), as_attachment=True, download_name=f"insertion-order-{io_id}.xlsx",
+                     mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
