@@ -4,8 +4,9 @@ Nothing here talks to the network; the connectors own their sessions and decide 
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from email.utils import parsedate_to_datetime
 
 # Exponential backoff for transient failures (5xx, connection errors): 1, 2, 4, 8, 16 s ...
 BACKOFF_BASE_SECONDS = 1.0
@@ -70,3 +71,33 @@ def retry_after_seconds(header_value: str | None, default: float = 2.0) -> float
 def backoff_seconds(retry_number: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
     """Delay before retry number `retry_number` (0-based): base * 2**n, capped: 1, 2, 4, 8, 16 ..."""
     return min(cap, base * (2 ** retry_number))
+
+
+def retry_after_delay(header_value: str | None, now: datetime | None = None, default: float = 2.0,
+                      cap: float = 300.0) -> float:
+    """A Retry-After header in either form RFC 9110 allows, as seconds to wait.
+
+    delta-seconds ("10", "2.5") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT", measured from `now`,
+    an aware datetime; the current UTC time when omitted). A date already past gives 0; an absent,
+    negative or unreadable value gives `default`; anything longer than `cap` is cut to `cap`."""
+    if header_value is None or not str(header_value).strip():
+        return default
+    text = str(header_value).strip()
+    try:
+        seconds = float(text)
+        if seconds < 0:  # not a valid delta-seconds
+            return default
+    except ValueError:
+        try:
+            when = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return default
+        if when is None:
+            return default
+        if when.tzinfo is None:  # "-0000" / obsolete forms: HTTP-dates are always GMT
+            when = when.replace(tzinfo=timezone.utc)
+        now = now or datetime.now(timezone.utc)
+        seconds = (when - now).total_seconds()
+    if seconds != seconds:  # NaN
+        return default
+    return min(max(seconds, 0.0), cap)

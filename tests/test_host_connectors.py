@@ -1,0 +1,134 @@
+"""The host-connector base: config validation, the registry, Retry-After in both forms, error bodies.
+
+No database and no network; HTTP is answered by `responses`. The per-host behaviour is in
+tests/test_connector_<host>.py.
+"""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+import requests
+import responses
+
+from connectors.base import ConnectorError, Page, platform_message
+from connectors.buzzsprout import BuzzsproutConnector
+from connectors.http import retry_after_delay
+from connectors.registry import CONNECTORS, UnknownConnector, get_connector
+from connectors.simplecast import SimplecastConnector
+from connectors.transistor import TransistorConnector
+
+NOW = datetime(2024, 5, 10, 20, 0, tzinfo=timezone.utc)
+
+
+def test_registry_maps_names_to_classes():
+    assert CONNECTORS == {"buzzsprout": BuzzsproutConnector, "simplecast": SimplecastConnector,
+                          "transistor": TransistorConnector}
+    assert get_connector(" Simplecast ") is SimplecastConnector
+    with pytest.raises(UnknownConnector) as caught:
+        get_connector("libsyn")
+    assert str(caught.value) == "unknown connector 'libsyn'; known connectors: buzzsprout, simplecast, transistor"
+
+
+def test_every_connector_declares_a_schema_with_its_secret():
+    for name, cls in CONNECTORS.items():
+        assert cls.name == name and cls.title
+        schema = cls.config_schema
+        assert schema["type"] == "object"
+        assert set(schema["required"]) <= set(schema["properties"])
+        assert schema["secret"] and set(schema["secret"]) <= set(schema["required"])
+
+
+def test_config_defaults_and_integer_ids_become_text():
+    connector = BuzzsproutConnector({"podcast_id": 140447, "api_token": "tok-123"})
+    assert connector.config == {"podcast_id": "140447", "api_token": "tok-123", "mode": "snapshot", "lookback_days": 30}
+    assert "tok-123" not in repr(connector)
+    assert connector.redacted_config()["api_token"] == "[redacted]"
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"podcast_id": "140447"}, "buzzsprout: config field 'api_token' is required"),
+    ({"podcast_id": "140447", "api_token": "   "}, "buzzsprout: config field 'api_token' is required"),
+    ({"podcast_id": "my-show", "api_token": "t"}, "buzzsprout: config field 'podcast_id' does not look right"),
+    ({"podcast_id": "1", "api_token": "t", "mode": "hourly"},
+     "buzzsprout: config field 'mode' must be one of 'snapshot', 'daily', got 'hourly'"),
+    ({"podcast_id": "1", "api_token": "t", "lookback_days": "30"},
+     "buzzsprout: config field 'lookback_days' must be integer, got str"),
+    ({"podcast_id": "1", "api_token": "t", "lookback_days": 0},
+     "buzzsprout: config field 'lookback_days' must be at least 1, got 0"),
+    ({"podcast_id": "1", "api_token": True}, "buzzsprout: config field 'api_token' must be string, got bool"),
+    ({"podcast_id": "1", "api_token": "t", "api_key": "t"},
+     "buzzsprout: unknown config field(s) 'api_key'; expected podcast_id, api_token, mode, lookback_days"),
+    ("podcast_id=1", "buzzsprout: config must be an object, got str"),
+])
+def test_config_errors_name_the_field(config, message):
+    with pytest.raises(ConnectorError) as caught:
+        BuzzsproutConnector(config)
+    assert str(caught.value).startswith(message)
+    assert caught.value.retriable is False
+
+
+def test_transistor_config_requires_show_id():
+    with pytest.raises(ConnectorError) as caught:
+        TransistorConnector({"api_key": "k"})
+    assert str(caught.value).startswith("transistor: config field 'show_id' is required")
+
+
+def test_retry_after_delay_reads_seconds_and_http_dates():
+    assert retry_after_delay("7") == 7.0
+    assert retry_after_delay("2.5") == 2.5
+    assert retry_after_delay("Fri, 10 May 2024 20:00:12 GMT", NOW) == 12.0
+    assert retry_after_delay("Fri, 10 May 2024 19:59:00 GMT", NOW) == 0.0   # already past
+    assert retry_after_delay("soon", NOW, default=10.0) == 10.0
+    assert retry_after_delay(None, default=3.0) == 3.0
+    assert retry_after_delay("-5", default=3.0) == 3.0
+    assert retry_after_delay("86400", cap=300.0) == 300.0
+
+
+def _response(status: int, body: bytes, content_type: str) -> requests.Response:
+    response = requests.Response()
+    response.status_code, response._content = status, body
+    response.headers["Content-Type"] = content_type
+    response.reason = "Unauthorized"
+    return response
+
+
+@pytest.mark.parametrize("body, expected", [
+    (b'{"errors": [{"title": "Unauthorized", "detail": "API key is invalid"}]}', "Unauthorized: API key is invalid"),
+    (b'{"error": {"code": "invalid", "message": "date is required", "param": "date"}}', "date is required (param: date)"),
+    (b'{"errors": {"detail": "Unauthorized"}}', "Unauthorized"),
+    (b'{"error": "invalid_token", "error_description": "expired"}', "invalid_token: expired"),
+    (b"HTTP Token: Access denied.\n", "HTTP Token: Access denied."),
+    (b"", "Unauthorized"),
+])
+def test_platform_message_reads_the_common_error_shapes(body, expected):
+    assert platform_message(_response(401, body, "application/json")) == expected
+
+
+@responses.activate
+def test_connection_errors_are_retried_then_reported_as_retriable():
+    sleeps: list[float] = []
+    responses.get("https://api.transistor.fm/v1/shows/54321", body=requests.ConnectionError("connection refused"))
+    connector = TransistorConnector({"show_id": "54321", "api_key": "secret-key"}, sleep=sleeps.append,
+                                    clock=lambda: 0.0, max_retries=2)
+    with pytest.raises(ConnectorError) as caught:
+        connector.test_connection()
+    assert str(caught.value) == "Transistor: GET https://api.transistor.fm/v1/shows/54321 failed after 2 retries: ConnectionError"
+    assert caught.value.retriable is True and caught.value.status is None
+    assert sleeps == [1.0, 2.0]
+    assert len(responses.calls) == 3
+
+
+def test_page_holds_rows_and_cursor():
+    page = Page(rows=[{"day": "2024-05-01"}], cursor={"last_day": "2024-05-01"})
+    assert page.rows == [{"day": "2024-05-01"}] and page.cursor == {"last_day": "2024-05-01"}
+    assert Page(rows=[]).cursor == {}
+
+
+def test_window_prefers_since_then_cursor_then_lookback():
+    connector = SimplecastConnector({"podcast_id": "p", "api_token": "t", "lookback_days": 7},
+                                    today=lambda: date(2024, 5, 10))
+    assert connector.window(None, None) == (date(2024, 5, 3), date(2024, 5, 9))
+    assert connector.window(date(2024, 5, 6), None) == (date(2024, 5, 7), date(2024, 5, 9))
+    assert connector.window(date(2024, 5, 6), date(2024, 4, 1)) == (date(2024, 4, 1), date(2024, 5, 9))
+    assert connector.window(date(2024, 5, 9), None) is None
