@@ -25,7 +25,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions["hub.sessions"] = make_session_factory(settings.database_url)
 
     from . import web
-    from .api import etl, hooks, io
+    from .api import connectors, etl, hooks, io
     from .status import views as status
     from webhooks import commerce, sheets, zapier
 
@@ -33,6 +33,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(etl.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(io.bp)
+    app.register_blueprint(connectors.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(sheets.bp)
     app.register_blueprint(zapier.bp)

@@ -133,10 +133,11 @@ def tenant_list() -> None:
 
 # --- imports --------------------------------------------------------------------------------
 
-def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_format: str | None) -> dict:
+def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_format: str | None,
+                    podcast_id: str | None = None) -> dict:
     """Import a local file through the pipeline, in this process; returns the summary."""
     from .db import session_scope
-    from .ingest.intake import create_import
+    from .ingest.intake import anchor_export_payload, create_import
     from .ingest.readers import format_for_filename
     from .ingest.summary import import_summary
     from .jobs.imports import execute_import
@@ -147,12 +148,18 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
         found = tenant_by_slug(session, tenant_slug)
         if found is None:
             raise click.ClickException(f"no tenant {tenant_slug!r}: create it with 'python -m hub tenant create'")
-        imp, _ = create_import(
-            session, tenant_id=found.id, source="cli", table_name=table,
-            input_format=input_format or format_for_filename(path.name),
-            local_path=str(path.resolve()), filename=path.name,
-        )
-        imp.size_bytes = path.stat().st_size
+        if input_format == "anchor":
+            with open(path, "rb") as export:
+                payload = anchor_export_payload(export, podcast_id or "")
+            imp, _ = create_import(session, tenant_id=found.id, source="anchor-export", table_name=table,
+                                   input_format="records", payload=payload, filename=path.name)
+        else:
+            imp, _ = create_import(
+                session, tenant_id=found.id, source="cli", table_name=table,
+                input_format=input_format or format_for_filename(path.name),
+                local_path=str(path.resolve()), filename=path.name,
+            )
+            imp.size_bytes = path.stat().st_size
         import_id = imp.id
     try:
         execute_import(settings, import_id)
@@ -165,15 +172,18 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
-@click.option("--table", required=True, type=click.Choice(["metrics_daily", "io_bookings"]))
-@click.option("--format", "input_format", type=click.Choice(["csv", "xlsx"]), help="Default: from the file name.")
+@click.option("--table", required=True, type=click.Choice(["metrics_daily", "io_bookings", "conversions"]))
+@click.option("--format", "input_format", type=click.Choice(["csv", "xlsx", "anchor"]),
+              help="Default: from the file name. 'anchor': a Spotify for Podcasters CSV export (needs --podcast-id).")
+@click.option("--podcast-id", help="With --format anchor: the podcast the export's episodes belong to.")
 @click.option("--errors", "errors_shown", default=100, show_default=True, help="Row errors to print.")
-def import_file(file: Path, tenant_slug: str, table: str, input_format: str | None, errors_shown: int) -> None:
+def import_file(file: Path, tenant_slug: str, table: str, input_format: str | None, podcast_id: str | None,
+                errors_shown: int) -> None:
     """Import FILE (CSV or XLSX). Exit 0: every row landed; 1: some rows refused; 2: input unusable."""
     from .ingest.validate import UnusableInput
 
     try:
-        summary = run_file_import(_settings(), file, tenant_slug, table, input_format)
+        summary = run_file_import(_settings(), file, tenant_slug, table, input_format, podcast_id)
     except UnusableInput as error:
         click.echo(json.dumps({"status": "failed", "error": str(error)}, indent=2))
         sys.exit(2)
@@ -203,18 +213,111 @@ def reconcile() -> None:
 
 
 @main.command("sync")
-@click.argument("connector", type=click.Choice(["shopify"]))
+@click.argument("connector", type=click.Choice(["shopify", "buzzsprout", "simplecast", "transistor"]))
 @click.option("--tenant", "tenant_slug", required=True)
-@click.option("--shop", help="The shop's domain, e.g. acme.myshopify.com (remembered after the first sync).")
+@click.option("--shop", help="Shopify only: the shop's domain, e.g. acme.myshopify.com (remembered after the first sync).")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Start from this day instead of the cursor.")
 def sync(connector: str, tenant_slug: str, shop: str | None, since) -> None:
     """Run a connector's sync now; it resumes from its stored cursor."""
+    from .jobs.connectors import run_sync
     from .jobs.sync import SyncError, sync_shopify
 
+    settings = _settings()
+    day = since.date() if since else None
     try:
-        click.echo(json.dumps(sync_shopify(_settings(), tenant_slug, shop, since.date() if since else None), indent=2))
+        if connector == "shopify":
+            result = sync_shopify(settings, tenant_slug, shop, day)
+        else:
+            result = run_sync(settings, _tenant_id(settings, tenant_slug), connector, day)
     except SyncError as error:
         raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(result, indent=2))
+
+
+def _tenant_id(settings, slug: str) -> int:
+    from .db import session_scope
+    from .tenants import tenant_by_slug
+
+    with session_scope(settings.database_url) as session:
+        found = tenant_by_slug(session, slug)
+        if found is None:
+            raise click.ClickException(f"no tenant {slug!r}")
+        return found.id
+
+
+@main.group()
+def connector() -> None:
+    """Configure and inspect a tenant's podcast-host connectors (buzzsprout, simplecast, transistor)."""
+
+
+@connector.command("add")
+@click.argument("name", type=click.Choice(["buzzsprout", "simplecast", "transistor"]))
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A setting, e.g. --set show_id=123 --set api_key=...")
+@click.option("--every", "interval", type=int, help="Sync on a schedule, every this many minutes.")
+def connector_add(name: str, tenant_slug: str, pairs: tuple[str, ...], interval: int | None) -> None:
+    """Store (or change) a connector's settings; secrets are kept encrypted."""
+    from connectors.base import ConnectorError
+
+    from .db import session_scope
+    from .jobs.connectors import configure
+    from .tenants import tenant_by_slug
+
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.ClickException(f"--set {pair!r}: expected KEY=VALUE")
+        values[key.strip()] = int(value) if value.strip().isdigit() and key.strip().endswith("_days") else value
+    settings = _settings()
+    try:
+        with session_scope(settings.database_url) as session:
+            found = tenant_by_slug(session, tenant_slug)
+            if found is None:
+                raise click.ClickException(f"no tenant {tenant_slug!r}")
+            state = configure(session, found, name, values, interval, settings.secret_key)
+            shown = {"connector": name, "tenant": tenant_slug, "config": state.config, "every_minutes": interval}
+    except ConnectorError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(shown, indent=2))
+
+
+@connector.command("test")
+@click.argument("name", type=click.Choice(["buzzsprout", "simplecast", "transistor"]))
+@click.option("--tenant", "tenant_slug", required=True)
+def connector_test(name: str, tenant_slug: str) -> None:
+    """Call the platform with the stored settings and say whether they work."""
+    from sqlalchemy import select
+
+    from connectors.base import ConnectorError
+
+    from .db import session_scope
+    from .jobs.connectors import build
+    from .models import ConnectorState
+
+    settings = _settings()
+    tenant_id = _tenant_id(settings, tenant_slug)
+    with session_scope(settings.database_url) as session:
+        state = session.scalar(select(ConnectorState).where(
+            ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
+        if state is None or state.config is None:
+            raise click.ClickException(f"connector {name!r} is not configured for {tenant_slug}")
+        client = build(session, state, settings.secret_key)
+    try:
+        client.test_connection()
+    except ConnectorError as error:
+        raise click.ClickException(f"{name}: {error}") from None
+    click.echo(f"{name}: connection ok")
+
+
+@connector.command("list")
+@click.option("--tenant", "tenant_slug", required=True)
+def connector_list(tenant_slug: str) -> None:
+    """Each connector's status, schedule, last sync, cursor and last error."""
+    from .jobs.connectors import connector_states_json
+
+    settings = _settings()
+    click.echo(json.dumps(connector_states_json(settings, _tenant_id(settings, tenant_slug)), indent=2))
 
 
 # --- processes ------------------------------------------------------------------------------

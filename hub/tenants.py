@@ -23,6 +23,10 @@ SECRET_STORAGE = {
     "shopify_admin": "encrypt",
     "wix": "encrypt",
     "hooks": "encrypt",
+    # Host connectors keep their credentials as one JSON object each.
+    "buzzsprout": "encrypt",
+    "simplecast": "encrypt",
+    "transistor": "encrypt",
 }
 GENERATED_SOURCES = ("api", "sheets", "zapier", "hooks")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")

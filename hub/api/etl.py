@@ -5,7 +5,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from ..auth import require_tenant
-from ..ingest.intake import PayloadTooLarge, create_import
+from ..ingest.intake import PayloadTooLarge, anchor_export_payload, create_import
 from ..ingest.readers import format_for_filename
 from ..ingest.summary import history_item, import_summary
 from ..ingest.tables import TABLES
@@ -38,14 +38,20 @@ def upload():
     if upload_file is None or not upload_file.filename:
         return json_error(400, "form field 'file': expected a CSV or XLSX file, found none")
     try:
-        input_format = format_for_filename(upload_file.filename, upload_file.mimetype)
+        if request.form.get("format") == "anchor":
+            # A Spotify for Podcasters export: mapped to metrics_daily records first.
+            input_format, source = "records", "anchor-export"
+            payload = anchor_export_payload(upload_file.stream, request.form.get("podcast_id", ""))
+        else:
+            input_format, source = format_for_filename(upload_file.filename, upload_file.mimetype), "upload"
+            payload = upload_file.stream
         imp, _ = create_import(
             db(),
             tenant_id=g.tenant.id,
-            source="upload",
+            source=source,
             table_name=table,
             input_format=input_format,
-            payload=upload_file.stream,
+            payload=payload,
             filename=upload_file.filename[:300],
             dedupe_key=request.headers.get("Idempotency-Key") or None,
             max_bytes=settings().max_upload_bytes,

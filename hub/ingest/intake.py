@@ -1,6 +1,7 @@
 """Taking an input in: persist what was received as an import record before anyone is told "accepted"."""
 from __future__ import annotations
 
+import json
 import uuid
 from typing import BinaryIO
 
@@ -94,3 +95,21 @@ def _store_chunks(session: Session, import_id: str, payload: BinaryIO | bytes, m
         session.expunge(chunk)  # one chunk in memory at a time, however large the file
         seq += 1
     return size
+
+
+def anchor_export_payload(binary: BinaryIO, podcast_id: str) -> bytes:
+    """A Spotify for Podcasters (Anchor) CSV export as metrics_daily records (source "anchor").
+
+    The export has no API behind it; its columns are mapped by connectors/anchor.py. A value that
+    cannot be mapped refuses the file, naming its row and column.
+    """
+    from connectors.anchor import AnchorCsvError, rows_from_anchor_csv
+
+    if not podcast_id or not podcast_id.strip():
+        raise UnusableInput("podcast_id: expected the podcast these Anchor downloads belong to, found none")
+    try:
+        rows = [dict(row, day=row["day"].isoformat() if hasattr(row["day"], "isoformat") else row["day"])
+                for row in rows_from_anchor_csv(binary, podcast_id.strip())]
+    except AnchorCsvError as error:
+        raise UnusableInput(f"Anchor export: {error}") from None
+    return json.dumps(rows).encode()

@@ -2,6 +2,7 @@
 from rq import cron
 
 from ..config import load_settings
+from .connectors import sync_due_connectors_job
 from .hooks import dispatch_job
 from .imports import reconcile_imports_job, refresh_all_io_delivery_job
 
@@ -11,3 +12,5 @@ cron.register(reconcile_imports_job, QUEUE, interval=60, name="reconcile-imports
 cron.register(dispatch_job, QUEUE, interval=30, name="dispatch-events")
 # IOs whose flight ended complete even when no import arrives.
 cron.register(refresh_all_io_delivery_job, QUEUE, interval=3600, name="refresh-io-delivery")
+# Each tenant's host connectors sync on their own interval (`python -m hub connector add ... --every`).
+cron.register(sync_due_connectors_job, QUEUE, interval=60, name="sync-due-connectors")

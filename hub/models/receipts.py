@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, Json, Timestamp, tenant_id_column, utcnow
@@ -41,6 +41,10 @@ class ConnectorState(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     tenant_id: Mapped[int] = tenant_id_column()
     connector: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The connector's settings without its secrets (those live encrypted in tenant_secrets).
+    config: Mapped[dict | None] = mapped_column(Json)
+    # Minutes between scheduled syncs; None means it only syncs when asked.
+    interval_minutes: Mapped[int | None] = mapped_column(Integer)
     cursor: Mapped[dict | None] = mapped_column(Json)
     status: Mapped[str] = mapped_column(String(16), nullable=False, default="idle")
     last_sync_at: Mapped[datetime | None] = mapped_column(Timestamp)

@@ -1,0 +1,164 @@
+"""Host connectors per tenant: their settings, their syncs (each page through the ingest pipeline), and
+the schedule that runs them, driven by RQ's cron (hub/jobs/cron.py), not a loop of our own."""
+from __future__ import annotations
+
+import json
+import logging
+from datetime import date, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.base import ConnectorError
+from connectors.registry import get_connector
+
+from ..config import Settings, load_settings
+from ..db import make_session_factory
+from ..ingest.intake import create_import
+from ..ingest.pipeline import run_import
+from ..models import ConnectorState, Tenant, as_utc, utcnow
+from ..tenants import read_secret, set_secret
+from .hooks import enqueue_dispatch
+from .imports import refresh_io_delivery
+from .queue import enqueue
+from .sync import SyncError, connector_state
+
+log = logging.getLogger(__name__)
+# A sync still "running" after this long died with its worker; the schedule may start it again.
+STALE_RUNNING = timedelta(hours=1)
+
+
+def _full_config(session: Session, state: ConnectorState, secret_key: str) -> dict:
+    secrets = read_secret(session, state.tenant_id, state.connector, secret_key)
+    return {**(state.config or {}), **(json.loads(secrets) if secrets else {})}
+
+
+def configure(session: Session, tenant: Tenant, name: str, values: dict, interval_minutes: int | None,
+              secret_key: str) -> ConnectorState:
+    """Store a connector's settings (secrets encrypted apart), checked by the connector's own schema."""
+    cls = get_connector(name)
+    state = connector_state(session, tenant.id, name)
+    full = {**_full_config(session, state, secret_key), **values}
+    cls(full)  # raises ConnectorError naming a missing or invalid field
+    secret_fields = set(cls.config_schema.get("secret", []))
+    state.config = {k: v for k, v in full.items() if k not in secret_fields}
+    set_secret(session, tenant, name, json.dumps({k: v for k, v in full.items() if k in secret_fields}), secret_key)
+    state.interval_minutes = interval_minutes
+    state.updated_at = utcnow()
+    return state
+
+
+def build(session: Session, state: ConnectorState, secret_key: str):
+    return get_connector(state.connector)(_full_config(session, state, secret_key))
+
+
+def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None = None, connector=None) -> dict:
+    """Sync one connector: every page is an import through the pipeline, then its cursor is stored."""
+    session = make_session_factory(settings.database_url)()
+    pages = rows = 0
+    try:
+        state = session.scalar(select(ConnectorState).where(
+            ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
+        if state is None or state.config is None:
+            raise SyncError(f"connector {name!r} is not configured: run 'python -m hub connector add {name} ...'")
+        connector = connector or build(session, state, settings.secret_key)
+        cursor = dict(state.cursor or {})
+        state.status, state.last_error, state.updated_at = "running", None, utcnow()
+        session.commit()
+        try:
+            for page in connector.sync(cursor, since):
+                if page.rows:
+                    imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name="metrics_daily",
+                                           input_format="records", payload=json.dumps(page.rows).encode(),
+                                           filename=f"{name} sync")
+                    session.commit()
+                    imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows)
+                    if imp.status == "failed":
+                        raise ConnectorError(f"import {imp.id} of a {name} page failed: {imp.error}")
+                state = session.get(ConnectorState, state.id)
+                state.cursor, state.last_sync_at, state.updated_at = page.cursor, utcnow(), utcnow()
+                session.commit()
+                pages, rows = pages + 1, rows + len(page.rows)
+        except ConnectorError as error:
+            session.rollback()
+            state = session.get(ConnectorState, state.id)
+            state.status, state.last_error, state.updated_at = "failed", str(error), utcnow()
+            session.commit()
+            raise SyncError(f"{name} sync stopped after {pages} page(s): {error}") from None
+        state.status, state.updated_at = "idle", utcnow()
+        result = {"connector": name, "pages": pages, "rows": rows, "cursor": state.cursor}
+        session.commit()
+    finally:
+        session.close()
+    if settings.flags.io_bookings:
+        refresh_io_delivery(settings, tenant_id)
+    enqueue_dispatch(settings)
+    log.info("%s sync for tenant %s: %d rows in %d pages", name, tenant_id, rows, pages)
+    return result
+
+
+def sync_connector_job(tenant_id: int, name: str) -> dict:
+    return run_sync(load_settings(), tenant_id, name)
+
+
+def sync_job_id(tenant_id: int, name: str) -> str:
+    return f"sync-{tenant_id}-{name}"
+
+
+def due_connectors(session: Session, now=None) -> list[ConnectorState]:
+    now = now or utcnow()
+    due = []
+    for state in session.scalars(select(ConnectorState).where(ConnectorState.interval_minutes.is_not(None))):
+        if state.status == "running" and now - as_utc(state.updated_at) < STALE_RUNNING:
+            continue
+        last = as_utc(state.last_sync_at)
+        if last is None or now - last >= timedelta(minutes=state.interval_minutes):
+            due.append(state)
+    return due
+
+
+def sync_due_connectors(settings: Settings) -> list[str]:
+    """Enqueue every connector whose interval has passed (one job per tenant and connector at a time)."""
+    session = make_session_factory(settings.database_url)()
+    try:
+        due = [(s.tenant_id, s.connector) for s in due_connectors(session)]
+    finally:
+        session.close()
+    started = []
+    for tenant_id, name in due:
+        def inline(tenant_id=tenant_id, name=name) -> None:
+            try:
+                run_sync(settings, tenant_id, name)
+            except SyncError as error:
+                log.warning("%s", error)
+
+        outcome = enqueue(settings, sync_connector_job, tenant_id, name, job_id=sync_job_id(tenant_id, name),
+                          inline=inline)
+        if outcome in ("queued", "inline"):
+            started.append(f"{tenant_id}:{name}")
+    return started
+
+
+def sync_due_connectors_job() -> list[str]:
+    return sync_due_connectors(load_settings())
+
+
+def state_json(state: ConnectorState) -> dict:
+    return {
+        "connector": state.connector,
+        "status": state.status,
+        "every_minutes": state.interval_minutes,
+        "last_sync_at": state.last_sync_at.isoformat() if state.last_sync_at else None,
+        "cursor": state.cursor,
+        "last_error": state.last_error,
+        "config": state.config,  # secrets are not in it
+    }
+
+
+def connector_states_json(settings: Settings, tenant_id: int) -> list[dict]:
+    session = make_session_factory(settings.database_url)()
+    try:
+        return [state_json(s) for s in session.scalars(
+            select(ConnectorState).where(ConnectorState.tenant_id == tenant_id).order_by(ConnectorState.connector))]
+    finally:
+        session.close()
