@@ -232,3 +232,61 @@ def test_push_workbook_command_drives_the_whole_sheets_loop(database_url, tmp_pa
     again = CliRunner().invoke(main, ["push-workbook", "--tenant", "demo", "--tab", "io_bookings"])
     assert again.exit_code == 0
     assert [row[status_col] for row in read_tab(workbook, "io_bookings")[1:]] == ["ok: unchanged"] * 10
+
+
+# --- the hub_results tab -------------------------------------------------------------------------
+
+def test_hub_results_tab_shows_each_ios_delivery_and_results(acme_app, database_url):
+    app, workbook = acme_app
+    make_workbook(workbook, "io_bookings", [["io_id", "flight_start", "flight_end", "episode_id", "booked_impressions",
+                                             "booked_cpm_cents", "promo_code", "status"]])
+    client = app.test_client()
+    push(client, {"push_id": "p-io", "spreadsheet_id": "s", "sheet": "io_bookings",
+                  "header": ["io_id", "flight_start", "flight_end", "episode_id", "booked_impressions",
+                             "booked_cpm_cents", "promo_code", "status"],
+                  "rows": [{"row_number": 2, "values": ["IO-1", "2025-01-01", "2099-12-31", "007", "10,000", "2500",
+                                                        "CODE1", "live"]}]})
+    push(client, {"push_id": "p-m", "spreadsheet_id": "s", "sheet": "metrics_daily",
+                  "header": ["day", "episode_id", "source"] + ["downloads"],
+                  "rows": [{"row_number": 2, "values": ["2025-01-06", "007", "buzzsprout", "1,500"]}]})
+    tab = read_tab(workbook, "hub_results")
+    assert tab[0][:9] == ["io_id", "status", "episode_id", "flight_start", "flight_end", "booked_impressions",
+                          "delivered_impressions", "pacing", "conversions"]
+    assert tab[1][:7] == ["IO-1", "live", "007", "2025-01-01", "2099-12-31", "10000", "1500"]
+    assert len(tab) == 2
+
+
+@pytest.mark.parametrize("io_count", [10, 1000])
+def test_gspread_results_tab_costs_the_same_calls_whatever_the_ios(database_url, service_account_file, io_count):
+    from hub.sheets.results import write_results
+
+    tenant = make_tenant(database_url, "acme")
+    body = "io_id,flight_start,flight_end,episode_id,status\n" + "".join(
+        f"IO-{n},2025-01-01,2025-01-31,ep-{n},live\n" for n in range(io_count))
+    from tests.helpers import import_text
+
+    assert import_text(database_url, tenant["id"], "io_bookings", body)["counts"]["inserted"] == io_count
+    session = make_session_factory(database_url)()
+    create_import(session, tenant_id=tenant["id"], source="sheets", table_name="io_bookings", input_format="sheet_push",
+                  payload=b"{}", context={"spreadsheet_id": "SHEET123", "sheet": "io_bookings"})
+    session.commit()
+    with responses.RequestsMock() as wire:
+        wire.add(responses.POST, TOKEN_URI, json={"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"})
+        # spreadsheets.get with fields=sheets.properties.title (Sheets API v4 reference: Spreadsheet resource).
+        wire.add(responses.GET, f"{SHEETS}/SHEET123", json={"sheets": [{"properties": {"title": "io_bookings"}}]})
+        wire.add(responses.POST, f"{SHEETS}/SHEET123:batchUpdate", json={"spreadsheetId": "SHEET123", "replies": [{}]})
+        wire.add(responses.POST, re.compile(rf"{SHEETS}/SHEET123/values/.*:clear"),
+                 json={"spreadsheetId": "SHEET123", "clearedRange": "hub_results!A1:Z1000"})
+        wire.add(responses.PUT, re.compile(rf"{SHEETS}/SHEET123/values/.*"),
+                 json={"spreadsheetId": "SHEET123", "updatedRows": io_count + 1})
+        written = write_results(session, GoogleSheetsTarget.from_service_account_file(service_account_file),
+                                tenant["id"], datetime(2025, 1, 16).date())
+        calls = [(c.request.method, c.request.url.split("?")[0].rsplit("/", 1)[-1]) for c in wire.calls
+                 if c.request.url.startswith(SHEETS)]
+        put = [c for c in wire.calls if c.request.method == "PUT"][0]
+    session.close()
+    assert written == io_count
+    assert [m for m, _ in calls] == ["GET", "POST", "POST", "PUT"]  # titles, addSheet, clear, write
+    assert "valueInputOption=RAW" in put.request.url
+    sent = json.loads(put.request.body)["values"]
+    assert len(sent) == io_count + 1 and sent[0][0] == "io_id" and sent[1][6] == "0"

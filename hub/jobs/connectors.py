@@ -22,6 +22,7 @@ from .hooks import enqueue_dispatch
 from .imports import refresh_io_delivery
 from .queue import enqueue
 from .sync import SyncError, connector_state
+from .writeback import enqueue_results
 
 log = logging.getLogger(__name__)
 # A sync still "running" after this long died with its worker; the schedule may start it again.
@@ -93,6 +94,7 @@ def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None =
     if settings.flags.io_bookings:
         refresh_io_delivery(settings, tenant_id)
     enqueue_dispatch(settings)
+    enqueue_results(settings, tenant_id)
     log.info("%s sync for tenant %s: %d rows in %d pages", name, tenant_id, rows, pages)
     return result
 

@@ -16,7 +16,7 @@ from ..models import EtlImport, Tenant, utcnow
 from ..workflows import io_lifecycle
 from .queue import enqueue, job_is_pending
 from .hooks import enqueue_dispatch
-from .writeback import enqueue_write_back
+from .writeback import enqueue_results, enqueue_write_back
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def refresh_all_io_delivery_job() -> dict:
         session.close()
     completed = {tenant_id: refresh_io_delivery(settings, tenant_id) for tenant_id in tenant_ids}
     enqueue_dispatch(settings)
+    for tenant_id in tenant_ids:
+        enqueue_results(settings, tenant_id)  # pacing moves with the calendar
     return completed
 
 

@@ -14,6 +14,7 @@ from ..db import make_session_factory
 from ..models import ConnectorState, utcnow
 from ..tenants import read_secret, tenant_by_slug
 from .hooks import enqueue_dispatch
+from .writeback import enqueue_results
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,10 @@ def sync_shopify(settings: Settings, tenant_slug: str, shop_domain: str | None =
         session.commit()
         result = {"connector": "shopify", "tenant": tenant_slug, "pages": pages, "orders": orders,
                   "cursor": state.cursor}
+        tenant_id = tenant.id
     finally:
         session.close()
     enqueue_dispatch(settings)
+    enqueue_results(settings, tenant_id)
     log.info("shopify sync for %s: %d orders in %d pages", tenant_slug, orders, pages)
     return result

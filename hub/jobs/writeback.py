@@ -7,7 +7,8 @@ from rq import get_current_job
 
 from ..config import Settings, load_settings
 from ..db import make_session_factory
-from ..models import FINISHED_STATUSES, EtlImport
+from ..models import FINISHED_STATUSES, EtlImport, utcnow
+from ..sheets.results import write_results
 from ..sheets.targets import target_for
 from ..sheets.writeback import write_back
 from .queue import enqueue
@@ -25,8 +26,11 @@ def execute_write_back(settings: Settings, import_id: str) -> dict:
         imp = session.get(EtlImport, import_id)
         if imp is None or imp.status not in FINISHED_STATUSES:
             raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
-        result = write_back(session, target_for(settings), imp)
-        return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched}
+        target = target_for(settings)
+        result = write_back(session, target, imp)
+        ios = write_results(session, target, imp.tenant_id, utcnow().date())
+        return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched,
+                "results_rows": ios}
     finally:
         session.close()
 
@@ -45,3 +49,26 @@ def enqueue_write_back(settings: Settings, import_id: str) -> str:
             log.exception("write-back of import %s failed", import_id)
 
     return enqueue(settings, write_back_job, import_id, job_id=write_back_job_id(import_id), inline=inline)
+
+
+def execute_results(settings: Settings, tenant_id: int) -> int | None:
+    session = make_session_factory(settings.database_url)()
+    try:
+        return write_results(session, target_for(settings), tenant_id, utcnow().date())
+    finally:
+        session.close()
+
+
+def results_job(tenant_id: int) -> int | None:
+    return execute_results(load_settings(), tenant_id)
+
+
+def enqueue_results(settings: Settings, tenant_id: int) -> str:
+    """Refresh the tenant's hub_results tab soon (after syncs and orders change what it shows)."""
+    def inline() -> None:
+        try:
+            execute_results(settings, tenant_id)
+        except Exception:
+            log.exception("hub_results for tenant %s failed", tenant_id)
+
+    return enqueue(settings, results_job, tenant_id, job_id=f"results-{tenant_id}", inline=inline)

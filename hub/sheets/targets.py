@@ -24,6 +24,9 @@ class SheetTarget(Protocol):
     def write_cells(self, spreadsheet_id: str, tab: str, cells: list[tuple[int, int, str]]) -> None:
         """Write (row, column, text) cells, 1-based, as plain text: never as formulas."""
 
+    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[str]]) -> None:
+        """Make `tab` hold exactly `rows` (created if missing), as plain text."""
+
 
 def column_letter(index: int) -> str:
     """1 -> A, 27 -> AA."""
@@ -67,6 +70,16 @@ class GoogleSheetsTarget:
             ],
         }
         self.http.values_batch_update(spreadsheet_id, body)
+
+    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[str]]) -> None:
+        # At most four calls whatever the row count: read tab titles, add the tab if missing, clear, write.
+        meta = self.http.spreadsheets_get(spreadsheet_id, params={"fields": "sheets.properties.title"})
+        titles = {sheet["properties"]["title"] for sheet in meta.get("sheets", [])}
+        if tab not in titles:
+            self.http.batch_update(spreadsheet_id, {"requests": [{"addSheet": {"properties": {"title": tab}}}]})
+        self.http.values_clear(spreadsheet_id, _a1_tab(tab))
+        self.http.values_update(spreadsheet_id, f"{_a1_tab(tab)}!A1", params={"valueInputOption": "RAW"},
+                                body={"values": rows})
 
 
 class RetryingSheetsClient(BackOffHTTPClient):
@@ -127,6 +140,19 @@ class LocalWorkbookTarget:
                 cell = sheet.cell(row=row, column=col)
                 cell.value = text
                 cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
+            workbook.save(self.path)
+
+    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[str]]) -> None:
+        with self._locked():
+            workbook = self._open()
+            if tab in workbook.sheetnames:
+                workbook.remove(workbook[tab])
+            sheet = workbook.create_sheet(tab)
+            for row_number, row in enumerate(rows, start=1):
+                for column, text in enumerate(row, start=1):
+                    cell = sheet.cell(row=row_number, column=column)
+                    cell.value = text
+                    cell.data_type = "s"
             workbook.save(self.path)
 
 
