@@ -116,3 +116,11 @@ def token_matches(session: Session, tenant_id: int, source: str, token: str) -> 
 
 def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
     return session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+def tenant_with_secret(session: Session, slug: str, source: str, secret_key: str) -> tuple[Tenant | None, str | None]:
+    """The tenant and its plain `source` secret; (None, None) alike for an unknown tenant and a missing
+    secret, so a webhook's answer never tells which tenants exist."""
+    tenant = tenant_by_slug(session, slug)
+    secret = read_secret(session, tenant.id, source, secret_key) if tenant else None
+    return (tenant, secret) if secret is not None else (None, None)

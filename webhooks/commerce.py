@@ -14,7 +14,7 @@ from connectors.shopify import verify_shopify_hmac
 from connectors.wix import WixError, decode_wix_webhook
 from hub.jobs.receipts import enqueue_receipt
 from hub.models import WebhookReceipt
-from hub.tenants import read_secret, tenant_by_slug
+from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings
 
 bp = Blueprint("commerce_webhooks", __name__, url_prefix="/webhooks")
@@ -57,9 +57,7 @@ def shopify(tenant_slug: str):
     body = _body_or_413()
     if not isinstance(body, bytes):
         return body
-    session = db()
-    tenant = tenant_by_slug(session, tenant_slug)
-    secret = read_secret(session, tenant.id, "shopify", settings().secret_key) if tenant else None
+    tenant, secret = tenant_with_secret(db(), tenant_slug, "shopify", settings().secret_key)
     if secret is None:
         return json_error(401, f"no shopify secret for tenant {tenant_slug!r}: "
                                "run 'python -m hub tenant set-secret <tenant> shopify <app secret>'")
@@ -81,9 +79,7 @@ def wix(tenant_slug: str):
     body = _body_or_413()
     if not isinstance(body, bytes):
         return body
-    session = db()
-    tenant = tenant_by_slug(session, tenant_slug)
-    public_key = read_secret(session, tenant.id, "wix", settings().secret_key) if tenant else None
+    tenant, public_key = tenant_with_secret(db(), tenant_slug, "wix", settings().secret_key)
     if public_key is None:
         return json_error(401, f"no wix public key for tenant {tenant_slug!r}: "
                                "run 'python -m hub tenant set-secret <tenant> wix - < public_key.pem'")

@@ -11,7 +11,7 @@ from hub.ingest.summary import import_summary
 from hub.ingest.tables import TABLES
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
-from hub.tenants import read_secret, tenant_by_slug
+from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings
 
 from .signatures import SignatureError, check_timestamped_hmac
@@ -22,6 +22,19 @@ SOURCE = "sheets"
 
 def clock() -> float:
     return time.time()
+
+
+def _signed_by_tenant(tenant_slug: str, signed: bytes):
+    """(tenant, None) when the request is signed with this tenant's sheets secret, else (None, a 401)."""
+    tenant, secret = tenant_with_secret(db(), tenant_slug, SOURCE, settings().secret_key)
+    if secret is None:
+        return None, json_error(401, f"no sheets secret for tenant {tenant_slug!r}: run 'python -m hub tenant create' first")
+    try:
+        check_timestamped_hmac(secret, request.headers.get("X-Hub-Timestamp"),
+                               request.headers.get("X-Hub-Signature-256"), signed, now=clock())
+    except SignatureError as error:
+        return None, json_error(401, str(error))
+    return tenant, None
 
 
 def _accepted(imp, replayed: bool):
@@ -44,16 +57,9 @@ def receive_push(tenant_slug: str):
         return json_error(413, f"push is over the limit of {limit} bytes (send fewer rows per push)")
 
     session = db()
-    tenant = tenant_by_slug(session, tenant_slug)
-    secret = read_secret(session, tenant.id, SOURCE, settings().secret_key) if tenant else None
-    if secret is None:
-        # The same answer for an unknown tenant and one without a sheets secret: no tenant enumeration.
-        return json_error(401, f"no sheets secret for tenant {tenant_slug!r}: run 'python -m hub tenant create' first")
-    try:
-        check_timestamped_hmac(secret, request.headers.get("X-Hub-Timestamp"),
-                               request.headers.get("X-Hub-Signature-256"), body, now=clock())
-    except SignatureError as error:
-        return json_error(401, str(error))
+    tenant, refused = _signed_by_tenant(tenant_slug, body)
+    if refused is not None:
+        return refused
 
     try:
         push = json.loads(body)
@@ -94,15 +100,9 @@ def receive_push(tenant_slug: str):
 def push_status(tenant_slug: str, import_id: str):
     """The outcome of one push, for the script; signed like a push, over the import id."""
     session = db()
-    tenant = tenant_by_slug(session, tenant_slug)
-    secret = read_secret(session, tenant.id, SOURCE, settings().secret_key) if tenant else None
-    if secret is None:
-        return json_error(401, f"no sheets secret for tenant {tenant_slug!r}")
-    try:
-        check_timestamped_hmac(secret, request.headers.get("X-Hub-Timestamp"),
-                               request.headers.get("X-Hub-Signature-256"), import_id.encode(), now=clock())
-    except SignatureError as error:
-        return json_error(401, str(error))
+    tenant, refused = _signed_by_tenant(tenant_slug, import_id.encode())
+    if refused is not None:
+        return refused
     imp = session.get(EtlImport, import_id)
     if imp is None or imp.tenant_id != tenant.id:
         return json_error(404, f"no import {import_id} for tenant {tenant_slug!r}")
