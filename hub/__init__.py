@@ -25,7 +25,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.extensions["hub.sessions"] = make_session_factory(settings.database_url)
 
     from . import web
-    from .api import connectors, etl, hooks, io
+    from .api import connectors, dashboards, deals, etl, hooks, io, match
     from .status import views as status
     from webhooks import commerce, sheets, zapier
 
@@ -34,6 +34,9 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(hooks.bp)
     app.register_blueprint(io.bp)
     app.register_blueprint(connectors.bp)
+    app.register_blueprint(deals.bp)
+    app.register_blueprint(match.bp)
+    app.register_blueprint(dashboards.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(sheets.bp)
     app.register_blueprint(zapier.bp)

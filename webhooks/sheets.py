@@ -13,6 +13,7 @@ from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
 from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings
+from hub.workflows.deals import switched_off as deals_switched_off
 
 from .signatures import SignatureError, check_timestamped_hmac
 
@@ -73,6 +74,8 @@ def receive_push(tenant_slug: str):
     sheet = push.get("sheet")
     if sheet not in TABLES:
         return json_error(422, f"sheet {sheet!r} is not a table the hub imports: expected a tab named one of {', '.join(TABLES)}")
+    if refusal := deals_switched_off(settings(), sheet):
+        return json_error(422, refusal)
     if not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
         return json_error(422, "body: expected 'header' (a list of column names) and 'rows' (a list of {row_number, values})")
 

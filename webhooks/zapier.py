@@ -16,10 +16,11 @@ from hub.ingest.intake import create_import, find_replay
 from hub.jobs.imports import enqueue_import
 from hub.tenants import tenant_by_slug, token_matches
 from hub.web import db, json_error, settings
+from hub.workflows.deals import switched_off as deals_switched_off
 
 bp = Blueprint("zapier_webhook", __name__, url_prefix="/webhooks/zapier")
 SOURCE = "zapier"
-STREAMS = ("metrics_daily", "io_bookings", "conversions")
+STREAMS = ("metrics_daily", "io_bookings", "conversions", "deals")
 
 
 def flatten(record: dict, prefix: str = "") -> dict:
@@ -71,6 +72,8 @@ def receive(tenant_slug: str, stream: str):
         return json_error(401, "invalid zapier token for this tenant")
     if stream not in STREAMS:
         return json_error(404, f"stream: expected one of {', '.join(STREAMS)}, found {stream!r}")
+    if refusal := deals_switched_off(settings(), stream):
+        return json_error(404, refusal)
 
     key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
     replay = find_replay(session, tenant.id, SOURCE, key)

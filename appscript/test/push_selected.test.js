@@ -93,7 +93,7 @@ test('a tab that is not a table, or a hub that is not set up, sends nothing', ()
   assert.equal(h.env.requests.length, 0);
   assert.match(h.env.toasts.at(-1).message, /not a hub table/);
 
-  const unset = createHarness({ sheets: { deals: [['deal_id', 'amount'], ['D-1', '100']] } });
+  const unset = createHarness({ sheets: { deals: [['campaign_id', 'budget'], ['camp-1', '100']] } });
   unset.sheet('deals').select('A2');
   unset.call('pushSelectedRows');
   assert.equal(unset.env.requests.length, 0);

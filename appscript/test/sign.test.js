@@ -7,7 +7,7 @@ const crypto = require('node:crypto');
 const { createHarness, DEFAULT_NOW } = require('./harness');
 
 function pushOne(secret, values) {
-  const h = createHarness({ sheets: { deals: [['deal_id', 'advertiser', 'amount', 'hub_status'], [...values, '']] } });
+  const h = createHarness({ sheets: { deals: [['campaign_id', 'name', 'budget', 'hub_status'], [...values, '']] } });
   h.configure('https://hub.example.com', 'acme', secret);
   h.sheet('deals').select('A2');
   h.call('pushSelectedRows');

@@ -13,6 +13,7 @@ from ..ingest.validate import UnusableInput
 from ..jobs.imports import enqueue_import, retry_import
 from ..models import EtlImport
 from ..web import db, json_error, settings
+from ..workflows.deals import switched_off as deals_switched_off
 
 bp = Blueprint("etl", __name__, url_prefix="/api/v1/etl")
 
@@ -34,6 +35,8 @@ def upload():
     table = (request.form.get("table") or "").strip()
     if table not in TABLES:
         return json_error(400, f"form field 'table': expected one of {', '.join(TABLES)}, found {table!r}")
+    if refusal := deals_switched_off(settings(), table):
+        return json_error(404, refusal)
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
         return json_error(400, "form field 'file': expected a CSV or XLSX file, found none")

@@ -222,6 +222,12 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
             refused.extend((values, [clashes[number]]) for number, _, values in good if number in clashes)
             good = [item for item in good if item[0] not in clashes]
 
+    if spec.check is not None and good:
+        checked = spec.check(session, imp.tenant_id, [(number, record) for number, record, _ in good])
+        if checked:
+            refused.extend((values, [checked[number]]) for number, _, values in good if number in checked)
+            good = [item for item in good if item[0] not in checked]
+
     records = [record for _, record, _ in good]
     if spec.writer is not None:
         outcomes = spec.writer(session, imp.tenant_id, imp.id, records)

@@ -39,6 +39,9 @@ class TableSpec:
     created_at: str | None = None
     # Tables that are not a plain upsert (conversions are attributed) write their batch here instead.
     writer: Callable | None = None
+    # Row rules that need the database (e.g. a deal's stage move): check(session, tenant_id,
+    # [(row_number, record), ...]) -> {row_number: RowError}, run in the batch's transaction before it is written.
+    check: Callable | None = None
 
     @cached_property
     def key(self) -> tuple[str, ...]:
@@ -148,3 +151,7 @@ CONVERSIONS = TableSpec(
 TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (METRICS_DAILY, IO_BOOKINGS, CONVERSIONS)}
 # Columns the hub itself writes into a sheet; they come back in pushes and are not data.
 HUB_COLUMNS = frozenset({"hub_status", "hub_synced_at"})
+
+# The deals table builds on Column and TableSpec above and adds itself to TABLES; imported last so
+# that either module may be imported first.
+from . import deals_table  # noqa: E402,F401

@@ -1,0 +1,56 @@
+"""The deal pipeline over HTTP: read a deal with its IOs, move it to another stage."""
+from __future__ import annotations
+
+from flask import Blueprint, g, jsonify, request
+from sqlalchemy import select
+
+from ..auth import require_tenant
+from ..jobs.hooks import enqueue_dispatch
+from ..models import DEAL_STAGES, Campaign
+from ..web import db, json_error, settings
+from ..workflows.deals import StageRefused, deal_json, move_stage, switched_off
+
+bp = Blueprint("deals", __name__, url_prefix="/api/v1/deals")
+
+
+@bp.before_request
+def flag_on():
+    refusal = switched_off(settings())
+    if refusal:
+        return json_error(404, refusal)
+
+
+@bp.get("/<campaign_id>")
+@require_tenant("api")
+def read(campaign_id: str):
+    session = db()
+    campaign = session.scalar(select(Campaign).where(Campaign.tenant_id == g.tenant.id,
+                                                     Campaign.campaign_id == campaign_id))
+    if campaign is None:
+        return json_error(404, f"no deal {campaign_id!r} for this tenant")
+    return jsonify(deal_json(session, campaign))
+
+
+@bp.patch("/<campaign_id>/stage")
+@require_tenant("api")
+def change_stage(campaign_id: str):
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        return json_error(400, 'body: expected a JSON object like {"stage": "won"}')
+    raw = body.get("stage")
+    stage = raw.strip().lower() if isinstance(raw, str) else None
+    if stage not in DEAL_STAGES:
+        return json_error(422, f"stage: expected one of {'/'.join(DEAL_STAGES)}, found {raw!r}")
+    session = db()
+    try:
+        moved = move_stage(session, g.tenant.id, campaign_id, stage)
+    except StageRefused as refused:
+        session.rollback()
+        return json_error(422, str(refused))
+    if moved is None:
+        return json_error(404, f"no deal {campaign_id!r} for this tenant")
+    campaign, changed = moved
+    session.commit()  # the stage and its deal.stage_changed event, together
+    if changed:
+        enqueue_dispatch(settings())
+    return jsonify(deal_json(session, campaign))

@@ -1,0 +1,52 @@
+"""Matchmaking over HTTP: recompute a tenant's scores (a job), list the best ones."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, g, jsonify, request
+
+from ..auth import require_tenant
+from ..jobs.matchmaking import enqueue_recalculate, job_id
+from ..web import db, json_error, settings
+from ..workflows.matchmaking import top_matches
+
+log = logging.getLogger(__name__)
+bp = Blueprint("match", __name__, url_prefix="/api/match")
+MAX_LIMIT = 100
+
+
+@bp.before_request
+def flag_on():
+    if not settings().flags.matchmaking:
+        return json_error(404, "Matchmaking is switched off on this hub (ENABLE_MATCHMAKING=false)")
+
+
+@bp.post("/recalculate")
+@require_tenant("api")
+def recalculate():
+    tenant_id = g.tenant.id
+    db().close()  # the job opens its own session; do not hold this one (SQLite has one writer)
+    try:
+        status, matches = enqueue_recalculate(settings(), tenant_id)
+    except Exception as error:  # only inline: a queued job's failure is RQ's to retry
+        log.exception("matchmaking for tenant %s failed", tenant_id)
+        return json_error(500, f"recalculating matches failed: {error.__class__.__name__}: {error}")
+    answer = {"status": status, "job_id": job_id(tenant_id)}
+    if matches is not None:
+        answer["matches"] = matches
+    return jsonify(answer), 202
+
+
+@bp.get("/top")
+@require_tenant("api")
+def top():
+    raw = request.args.get("limit", "10")
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        return json_error(400, f"limit: expected a whole number from 1 to {MAX_LIMIT}, found {raw!r}")
+    matches = top_matches(db(), g.tenant.id, limit, advertiser_id=request.args.get("advertiser_id") or None,
+                          podcast_id=request.args.get("podcast_id") or None)
+    return jsonify({"matches": matches})

@@ -1,0 +1,56 @@
+"""The matchmaking job: recompute a tenant's sponsor x podcast scores, then tell subscribers.
+
+`POST /api/match/recalculate` enqueues it once per tenant (job id `match-<tenant_id>`: a second
+request while one is queued or running is not a second job), or runs it inline without Redis.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+from ..config import Settings, load_settings
+from ..db import make_session_factory
+from ..events import emit
+from ..models import utcnow
+from ..workflows.matchmaking import recalculate
+from .hooks import enqueue_dispatch
+from .queue import enqueue
+
+log = logging.getLogger(__name__)
+
+
+def job_id(tenant_id: int) -> str:
+    return f"match-{tenant_id}"
+
+
+def execute_recalculate(settings: Settings, tenant_id: int, today: date | None = None) -> int:
+    """Score every pair and emit `match.recalculated` in one transaction; dispatch it after the commit."""
+    session = make_session_factory(settings.database_url)()
+    try:
+        scored = recalculate(session, tenant_id, today or utcnow().date())
+        emit(session, tenant_id, "match.recalculated", {"matches": scored}, subject=str(tenant_id))
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+    log.info("matchmaking for tenant %s: %d pairs scored", tenant_id, scored)
+    enqueue_dispatch(settings)
+    return scored
+
+
+def recalculate_job(tenant_id: int) -> int:
+    """What an RQ worker runs; settings come from the worker's environment."""
+    return execute_recalculate(load_settings(), tenant_id)
+
+
+def enqueue_recalculate(settings: Settings, tenant_id: int) -> tuple[str, int | None]:
+    """Queue the job (or run it now without Redis). Returns the queue's answer and, inline, the pairs scored."""
+    result: dict[str, int] = {}
+
+    def inline() -> None:
+        result["matches"] = execute_recalculate(settings, tenant_id)
+
+    status = enqueue(settings, recalculate_job, tenant_id, job_id=job_id(tenant_id), inline=inline)
+    return status, result.get("matches")
