@@ -290,3 +290,22 @@ def test_gspread_results_tab_costs_the_same_calls_whatever_the_ios(database_url,
     assert "valueInputOption=RAW" in put.request.url
     sent = json.loads(put.request.body)["values"]
     assert len(sent) == io_count + 1 and sent[0][0] == "io_id" and sent[1][6] == "0"
+
+
+def test_matches_tab_lists_the_top_scores(acme_app, database_url):
+    from hub.models import Match
+    from hub.sheets.results import write_results
+    from hub.sheets.targets import LocalWorkbookTarget
+
+    app, workbook = acme_app
+    push(app.test_client(), dict(FIXTURE_PUSH, push_id="p-matches"))
+    session = make_session_factory(database_url)()
+    tenant_id = tenant_by_slug(session, "acme").id
+    session.add_all([Match(tenant_id=tenant_id, advertiser_id="spon-a", podcast_id="pod-1", score=72.5, rationale="big audience"),
+                     Match(tenant_id=tenant_id, advertiser_id="spon-b", podcast_id="pod-1", score=91.0, rationale="converts")])
+    session.commit()
+    write_results(session, LocalWorkbookTarget(str(workbook)), tenant_id, datetime(2025, 1, 16).date())
+    session.close()
+    tab = read_tab(workbook, "matches")
+    assert [row[:3] for row in tab] == [["advertiser_id", "podcast_id", "score"], ["spon-b", "pod-1", "91.0"],
+                                        ["spon-a", "pod-1", "72.5"]]

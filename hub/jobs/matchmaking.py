@@ -15,6 +15,7 @@ from ..models import utcnow
 from ..workflows.matchmaking import recalculate
 from .hooks import enqueue_dispatch
 from .queue import enqueue
+from .writeback import enqueue_results
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ def execute_recalculate(settings: Settings, tenant_id: int, today: date | None =
         session.close()
     log.info("matchmaking for tenant %s: %d pairs scored", tenant_id, scored)
     enqueue_dispatch(settings)
+    enqueue_results(settings, tenant_id)  # the sheet's matches tab shows the new top scores
     return scored
 
 

@@ -6,11 +6,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import EtlImport, IoBooking, utcnow
+from ..models import EtlImport, IoBooking, Match, utcnow
 from ..workflows.io_summary import io_summary
 from .targets import SheetTarget
 
 RESULTS_TAB = "hub_results"
+MATCHES_TAB = "matches"
+TOP_MATCHES = 50
 HEADER = ["io_id", "status", "episode_id", "flight_start", "flight_end", "booked_impressions",
           "delivered_impressions", "pacing", "conversions", "revenue", "cpa", "currency", "updated_at"]
 
@@ -33,6 +35,15 @@ def results_rows(session: Session, tenant_id: int, today: date) -> list[list[str
     return rows
 
 
+def matches_rows(session: Session, tenant_id: int) -> list[list[str]]:
+    top = session.scalars(select(Match).where(Match.tenant_id == tenant_id)
+                          .order_by(Match.score.desc(), Match.advertiser_id, Match.podcast_id).limit(TOP_MATCHES)).all()
+    rows = [["advertiser_id", "podcast_id", "score", "rationale", "updated_at"]]
+    rows += [[m.advertiser_id, m.podcast_id, f"{m.score:.1f}", m.rationale or "",
+              m.updated_at.strftime("%Y-%m-%d %H:%M:%SZ")] for m in top]
+    return rows
+
+
 def tenant_spreadsheet(session: Session, tenant_id: int) -> str | None:
     """The spreadsheet this tenant last pushed from: where its results belong."""
     latest = session.scalars(select(EtlImport).where(EtlImport.tenant_id == tenant_id, EtlImport.source == "sheets")
@@ -47,4 +58,7 @@ def write_results(session: Session, target: SheetTarget, tenant_id: int, today: 
         return None
     rows = results_rows(session, tenant_id, today)
     target.replace_tab(spreadsheet_id, RESULTS_TAB, rows)
+    matches = matches_rows(session, tenant_id)
+    if len(matches) > 1:  # only once matchmaking has scored something
+        target.replace_tab(spreadsheet_id, MATCHES_TAB, matches)
     return len(rows) - 1

@@ -1,1 +1,1 @@
-"""Ad-ops workflows on top of the stored rows: the IO lifecycle (and, to come, deals and matchmaking)."""
+"""Ad-ops workflows on top of the stored rows: the IO lifecycle, deals, matchmaking and dashboards."""
