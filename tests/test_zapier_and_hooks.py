@@ -10,7 +10,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from redis import Redis
 from rq import Queue, SimpleWorker
-from sqlalchemy import select
 
 from hub import create_app
 from hub.db import make_session_factory

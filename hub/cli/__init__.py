@@ -1,0 +1,34 @@
+"""The command line (`python -m hub ...`): one module per group of commands."""
+from __future__ import annotations
+
+import click
+
+from ..config import ConfigError, load_settings
+
+
+def settings_or_exit():
+    try:
+        return load_settings()
+    except ConfigError as error:
+        raise click.ClickException(f"configuration: {error}") from None
+
+
+def tenant_id_or_exit(settings, slug: str) -> int:
+    from ..db import session_scope
+    from ..tenants import tenant_by_slug
+
+    with session_scope(settings.database_url) as session:
+        found = tenant_by_slug(session, slug)
+        if found is None:
+            raise click.ClickException(f"no tenant {slug!r}")
+        return found.id
+
+
+@click.group()
+def main() -> None:
+    """The podcast ad hub. Configuration comes from HUB_* environment variables (see .env.example)."""
+
+
+# Each module adds its commands to `main` when imported.
+from . import connectors, database, demo, imports, processes, tenants  # noqa: E402,F401
+from .imports import run_file_import  # noqa: E402,F401

@@ -1,0 +1,106 @@
+"""`python -m hub sync|connector ...`: pull connectors, configured and run from the command line."""
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import main, settings_or_exit, tenant_id_or_exit
+
+
+@main.command("sync")
+@click.argument("connector", type=click.Choice(["shopify", "buzzsprout", "simplecast", "transistor"]))
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--shop", help="Shopify only: the shop's domain, e.g. acme.myshopify.com (remembered after the first sync).")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Start from this day instead of the cursor.")
+def sync(connector: str, tenant_slug: str, shop: str | None, since) -> None:
+    """Run a connector's sync now; it resumes from its stored cursor."""
+    from ..jobs.connectors import run_sync
+    from ..jobs.sync import SyncError, sync_shopify
+
+    settings = settings_or_exit()
+    day = since.date() if since else None
+    try:
+        if connector == "shopify":
+            result = sync_shopify(settings, tenant_slug, shop, day)
+        else:
+            result = run_sync(settings, tenant_id_or_exit(settings, tenant_slug), connector, day)
+    except SyncError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(result, indent=2))
+
+
+
+@main.group()
+def connector() -> None:
+    """Configure and inspect a tenant's podcast-host connectors (buzzsprout, simplecast, transistor)."""
+
+
+@connector.command("add")
+@click.argument("name", type=click.Choice(["buzzsprout", "simplecast", "transistor"]))
+@click.option("--tenant", "tenant_slug", required=True)
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A setting, e.g. --set show_id=123 --set api_key=...")
+@click.option("--every", "interval", type=int, help="Sync on a schedule, every this many minutes.")
+def connector_add(name: str, tenant_slug: str, pairs: tuple[str, ...], interval: int | None) -> None:
+    """Store (or change) a connector's settings; secrets are kept encrypted."""
+    from connectors.base import ConnectorError
+
+    from ..db import session_scope
+    from ..jobs.connectors import configure
+    from ..tenants import tenant_by_slug
+
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise click.ClickException(f"--set {pair!r}: expected KEY=VALUE")
+        values[key.strip()] = int(value) if value.strip().isdigit() and key.strip().endswith("_days") else value
+    settings = settings_or_exit()
+    try:
+        with session_scope(settings.database_url) as session:
+            found = tenant_by_slug(session, tenant_slug)
+            if found is None:
+                raise click.ClickException(f"no tenant {tenant_slug!r}")
+            state = configure(session, found, name, values, interval, settings.secret_key)
+            shown = {"connector": name, "tenant": tenant_slug, "config": state.config, "every_minutes": interval}
+    except ConnectorError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(shown, indent=2))
+
+
+@connector.command("test")
+@click.argument("name", type=click.Choice(["buzzsprout", "simplecast", "transistor"]))
+@click.option("--tenant", "tenant_slug", required=True)
+def connector_test(name: str, tenant_slug: str) -> None:
+    """Call the platform with the stored settings and say whether they work."""
+    from sqlalchemy import select
+
+    from connectors.base import ConnectorError
+
+    from ..db import session_scope
+    from ..jobs.connectors import build
+    from ..models import ConnectorState
+
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, tenant_slug)
+    with session_scope(settings.database_url) as session:
+        state = session.scalar(select(ConnectorState).where(
+            ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
+        if state is None or state.config is None:
+            raise click.ClickException(f"connector {name!r} is not configured for {tenant_slug}")
+        client = build(session, state, settings.secret_key)
+    try:
+        client.test_connection()
+    except ConnectorError as error:
+        raise click.ClickException(f"{name}: {error}") from None
+    click.echo(f"{name}: connection ok")
+
+
+@connector.command("list")
+@click.option("--tenant", "tenant_slug", required=True)
+def connector_list(tenant_slug: str) -> None:
+    """Each connector's status, schedule, last sync, cursor and last error."""
+    from ..jobs.connectors import connector_states_json
+
+    settings = settings_or_exit()
+    click.echo(json.dumps(connector_states_json(settings, tenant_id_or_exit(settings, tenant_slug)), indent=2))

@@ -1,0 +1,59 @@
+"""`python -m hub worker|scheduler|serve`: the long-running processes."""
+from __future__ import annotations
+
+import click
+
+from . import main, settings_or_exit
+
+
+@main.command("worker")
+@click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker on the hub's queue (run several for more throughput)."""
+    from rq import Worker
+
+    from ..db import get_engine
+    from ..jobs.imports import reconcile_imports
+    from ..jobs.queue import get_queue, redis_connection
+
+    settings = settings_or_exit()
+    if settings.jobs_inline:
+        raise click.ClickException("HUB_REDIS_URL is not set: jobs run inline in the web process, no worker needed")
+    from ..logging_setup import configure_logging
+
+    configure_logging()
+    reconcile_imports(settings)
+    # Forked job processes must not share the parent's pooled connections.
+    get_engine(settings.database_url).dispose()
+    get_engine.cache_clear()
+    Worker([get_queue(settings)], connection=redis_connection(settings.redis_url)).work(
+        burst=burst, with_scheduler=True
+    )
+
+
+@main.command("scheduler")
+def scheduler() -> None:
+    """Run RQ's cron scheduler with the hub's schedule (hub/jobs/cron.py)."""
+    from rq.cron import CronScheduler
+
+    from ..jobs.queue import redis_connection
+
+    from ..logging_setup import configure_logging
+
+    configure_logging()
+    settings = settings_or_exit()
+    if settings.jobs_inline:
+        raise click.ClickException("HUB_REDIS_URL is not set: there is no queue to schedule onto")
+    cron = CronScheduler(connection=redis_connection(settings.redis_url))
+    cron.load_config_from_file("hub.jobs.cron")
+    cron.start()
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True)
+def serve(host: str, port: int) -> None:
+    """Serve the hub with Flask's server (for a laptop; use gunicorn wsgi:app in production)."""
+    from .. import create_app
+
+    create_app().run(host=host, port=port)

@@ -1,0 +1,67 @@
+"""`python -m hub tenant ...`: tenants and their platform secrets."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from . import main, settings_or_exit
+
+
+@main.group()
+def tenant() -> None:
+    """Create tenants and store their platform secrets."""
+
+
+@tenant.command("create")
+@click.argument("slug")
+@click.option("--name", help="Display name (default: the slug).")
+def tenant_create(slug: str, name: str | None) -> None:
+    """Create tenant SLUG and print it with its new secrets (shown this once)."""
+    from ..db import session_scope
+    from ..tenants import TenantError, create_tenant
+
+    settings = settings_or_exit()
+    try:
+        with session_scope(settings.database_url) as session:
+            created, issued = create_tenant(session, slug, name, settings.secret_key)
+            out = {"tenant": {"id": created.id, "slug": created.slug, "name": created.name}, "secrets": issued}
+    except TenantError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(json.dumps(out, indent=2))
+
+
+@tenant.command("set-secret")
+@click.argument("slug")
+@click.argument("source")
+@click.argument("value")
+def tenant_set_secret(slug: str, source: str, value: str) -> None:
+    """Store a secret a platform gave us (shopify, wix, ...). VALUE '-' reads it from standard input."""
+    from ..db import session_scope
+    from ..tenants import TenantError, set_secret, tenant_by_slug
+
+    settings = settings_or_exit()
+    if value == "-":
+        value = sys.stdin.read().strip()
+    try:
+        with session_scope(settings.database_url) as session:
+            found = tenant_by_slug(session, slug)
+            if found is None:
+                raise TenantError(f"no tenant {slug!r}")
+            set_secret(session, found, source, value, settings.secret_key)
+    except TenantError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"stored {source} secret for {slug}")
+
+
+@tenant.command("list")
+def tenant_list() -> None:
+    from sqlalchemy import select
+
+    from ..db import session_scope
+    from ..models import Tenant
+
+    with session_scope(settings_or_exit().database_url) as session:
+        for found in session.scalars(select(Tenant).order_by(Tenant.slug)):
+            click.echo(f"{found.slug}\t{found.name}")
