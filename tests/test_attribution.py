@@ -129,3 +129,15 @@ def test_zapier_conversions_stream_goes_through_the_pipeline(client, database_ur
     zap = {(r.day.isoformat(), r.episode_id): (r.conversions, r.revenue_cents) for r in rows(database_url, MetricsDaily)
            if r.source == "zapier"}
     assert zap == {("2025-01-15", "ep-1"): (1, 1999), ("2025-01-15", "ep-2"): (1, 0)}
+
+
+def test_versions_with_utc_offsets_compare_as_instants(database_url, booked):
+    """Shopify sends -04:00 times; SQLite keeps no offset, so they must be stored as UTC to compare right."""
+    eastern = timezone(timedelta(hours=-4))
+    newer = datetime(2025, 1, 16, 10, 0, tzinfo=eastern)                # 14:00 UTC
+    apply(database_url, booked, order(total=2999, codes=["TECH20"], version=newer))
+    older = datetime(2025, 1, 16, 13, 0, tzinfo=timezone.utc)          # an hour before it
+    assert apply(database_url, booked, order(total=4999, codes=["TECH20"], version=older)) == [None]
+    assert shop_totals(database_url) == {("2025-01-15", "ep-1"): (1, 2999)}
+    (event,) = rows(database_url, AttributionEvent)
+    assert event.version_at == newer

@@ -13,7 +13,7 @@ import pytest
 from hub import create_app
 from hub.config import FeatureFlags
 from hub.db import make_session_factory
-from hub.models import Campaign, Event, as_utc
+from hub.models import Campaign, Event
 from hub.workflows.deals import StageRefused, move_stage
 from tests.conftest import make_tenant
 from tests.helpers import import_text, messages, rows
@@ -51,7 +51,7 @@ def test_deals_csv_upserts_campaigns_and_emits_each_stage_change_once(database_u
         ("camp-1", {"campaign_id": "camp-1", "old_stage": None, "new_stage": "lead"}),
         ("camp-2", {"campaign_id": "camp-2", "old_stage": None, "new_stage": "won"}),
     ]
-    first_change = as_utc(stored["camp-1"].stage_changed_at)
+    first_change = stored["camp-1"].stage_changed_at
 
     moves = 'camp-1,sp-1,Acme Q1,"$1,500.00",Proposal\ncamp-2,sp-2,Beta launch,200,proposal'
     summary = deals(database_url, tenant, moves)
@@ -61,7 +61,7 @@ def test_deals_csv_upserts_campaigns_and_emits_each_stage_change_once(database_u
     assert (summary["counts"]["updated"], summary["counts"]["refused"]) == (1, 1)
     stored = campaigns(database_url)
     assert (stored["camp-1"].stage, stored["camp-2"].stage) == ("proposal", "won")
-    assert as_utc(stored["camp-1"].stage_changed_at) > first_change
+    assert stored["camp-1"].stage_changed_at > first_change
     assert stage_events(database_url)[2:] == [
         ("camp-1", {"campaign_id": "camp-1", "old_stage": "lead", "new_stage": "proposal"})]
 

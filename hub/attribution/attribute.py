@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ..ingest.tables import METRICS_DAILY
 from ..ingest.upsert import apply_batch
-from ..models import AttributionEvent, IoBooking, as_utc, utcnow
+from ..models import AttributionEvent, IoBooking, utcnow
 from .orders import Order
 
 DEFAULT_WINDOW_DAYS = 30
@@ -79,7 +79,7 @@ def apply_order(session: Session, tenant_id: int, order: Order, window_days: int
     event = session.scalar(select(AttributionEvent).where(
         AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == order.platform,
         AttributionEvent.order_id == order.order_id))
-    if event is not None and order.version_at and event.version_at and as_utc(event.version_at) > order.version_at:
+    if event is not None and order.version_at and event.version_at and event.version_at > order.version_at:
         return None  # an older retry or an out-of-order delivery: what we hold is newer
     before = (event.day, event.episode_id) if event is not None else None
 

@@ -16,7 +16,7 @@ from ..config import Settings, load_settings
 from ..db import make_session_factory
 from ..ingest.intake import create_import
 from ..ingest.pipeline import run_import
-from ..models import ConnectorState, Tenant, as_utc, utcnow
+from ..models import ConnectorState, Tenant, utcnow
 from ..tenants import read_secret, set_secret
 from .hooks import enqueue_dispatch
 from .imports import refresh_io_delivery
@@ -111,9 +111,9 @@ def due_connectors(session: Session, now=None) -> list[ConnectorState]:
     now = now or utcnow()
     due = []
     for state in session.scalars(select(ConnectorState).where(ConnectorState.interval_minutes.is_not(None))):
-        if state.status == "running" and now - as_utc(state.updated_at) < STALE_RUNNING:
+        if state.status == "running" and now - state.updated_at < STALE_RUNNING:
             continue
-        last = as_utc(state.last_sync_at)
+        last = state.last_sync_at
         if last is None or now - last >= timedelta(minutes=state.interval_minutes):
             due.append(state)
     return due

@@ -13,7 +13,7 @@ from connectors.wix import decode_wix_webhook, order_from_wix
 from ..attribution.attribute import apply_order
 from ..config import Settings, load_settings
 from ..db import make_session_factory
-from ..models import AttributionEvent, WebhookReceipt, as_utc, utcnow
+from ..models import AttributionEvent, WebhookReceipt, utcnow
 from ..tenants import read_secret
 from .hooks import enqueue_dispatch
 from .queue import enqueue
@@ -25,7 +25,7 @@ SHOPIFY_ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "order
 def _apply_shopify(session, settings: Settings, receipt: WebhookReceipt) -> str:
     payload = json.loads(receipt.body)
     if receipt.topic in SHOPIFY_ORDER_TOPICS:
-        order = order_from_shopify(payload, topic=receipt.topic, triggered_at=as_utc(receipt.triggered_at))
+        order = order_from_shopify(payload, topic=receipt.topic, triggered_at=receipt.triggered_at)
         return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
                                         cause=f"shopify-{receipt.id}") else "stale"
     if receipt.topic == "refunds/create":

@@ -1,5 +1,5 @@
 """The hub's tables, one module per part of the domain; import from here."""
-from .base import Base, as_utc, utcnow
+from .base import Base, utcnow
 from .bookings import ACTIVE_IO_STATUSES, IO_STATUSES, IoBooking
 from .catalog import DEAL_STAGES, AdUnit, Campaign, Episode, Podcast, Sponsor
 from .events import EVENT_NAMES, AttributionEvent, Event, Match
@@ -12,6 +12,6 @@ from .tenancy import Tenant, TenantSecret
 __all__ = [
     "ACTIVE_IO_STATUSES", "AdUnit", "DELIVERY_STATUSES", "HookDelivery", "HookSubscription", "AttributionEvent", "Base", "Campaign", "DEAL_STAGES", "EVENT_NAMES",
     "Episode", "EtlImport", "EtlImportChunk", "EtlRowError", "Event", "FINISHED_STATUSES", "IMPORT_STATUSES",
-    "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "as_utc", "utcnow",
+    "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "utcnow",
     "ConnectorState", "WebhookReceipt",
 ]

@@ -25,7 +25,6 @@ from ..models import (
     MetricsDaily,
     Podcast,
     Sponsor,
-    as_utc,
 )
 from .io_lifecycle import COMMERCE_SOURCES
 from .io_summary import io_summary
@@ -38,7 +37,7 @@ OPS_LIST_LIMIT = 20
 
 
 def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+    return value.isoformat() if value is not None else None
 
 
 def _growth(last: int, before: int) -> float | None:

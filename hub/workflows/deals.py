@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from ..config import Settings
 from ..events import emit
-from ..models import DEAL_STAGES, Campaign, IoBooking, Sponsor, as_utc, utcnow
+from ..models import DEAL_STAGES, Campaign, IoBooking, Sponsor, utcnow
 
 FINAL_STAGES = ("won", "lost")
 OPEN_STAGES = tuple(stage for stage in DEAL_STAGES if stage not in FINAL_STAGES)
@@ -86,7 +86,7 @@ def move_stage(session: Session, tenant_id: int, campaign_id: str, new_stage: st
 
 
 def _iso(value: datetime | None) -> str | None:
-    return as_utc(value).isoformat() if value is not None else None
+    return value.isoformat() if value is not None else None
 
 
 def deal_json(session: Session, campaign: Campaign) -> dict:

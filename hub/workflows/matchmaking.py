@@ -33,7 +33,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ..attribution.attribute import CONVERTED
-from ..models import AttributionEvent, Campaign, Episode, IoBooking, Match, MetricsDaily, Podcast, Sponsor, as_utc, utcnow
+from ..models import AttributionEvent, Campaign, Episode, IoBooking, Match, MetricsDaily, Podcast, Sponsor, utcnow
 from .io_lifecycle import COMMERCE_SOURCES
 
 WINDOW_DAYS = 30
@@ -306,5 +306,5 @@ def top_matches(session: Session, tenant_id: int, limit: int = 10, advertiser_id
         "score": m.score,
         "rationale": m.rationale,
         "signals": m.signals,
-        "updated_at": as_utc(m.updated_at).isoformat(),
+        "updated_at": m.updated_at.isoformat(),
     } for m in session.scalars(query)]
