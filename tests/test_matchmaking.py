@@ -154,18 +154,21 @@ def test_recalculate_api_inline_emits_the_event_and_lists_the_top(database_url, 
     assert client.post("/api/match/recalculate").status_code == 401
 
 
-def test_recalculate_enqueues_one_job_per_tenant(database_url, tenant, monkeypatch):
-    """With Redis the request only queues the job, under the tenant's job id."""
+def test_recalculate_enqueues_one_job_per_tenant(database_url, redis_url, tenant):
+    """With Redis the request only queues the job, under the tenant's job id, on the real queue."""
+    from redis import Redis
+    from rq import Queue
+
     from hub.jobs import matchmaking as job
 
-    calls = []
-    monkeypatch.setattr(job, "enqueue", lambda settings, func, *args, job_id, inline: calls.append(
-        (func, args, job_id)) or "queued")
-    client = create_app({"database_url": database_url, "redis_url": "redis://127.0.0.1:1/0",
+    client = create_app({"database_url": database_url, "redis_url": redis_url,
                          "flags": replace(FeatureFlags(), matchmaking=True)}).test_client()
     response = client.post("/api/match/recalculate", headers=auth(tenant))
     assert (response.status_code, response.get_json()) == (202, {"status": "queued", "job_id": f"match-{tenant['id']}"})
-    assert calls == [(job.recalculate_job, (tenant["id"],), f"match-{tenant['id']}")]
+    queued = Queue("hub", connection=Redis.from_url(redis_url)).jobs
+    assert [(j.func, j.args, j.id) for j in queued] == [(job.recalculate_job, (tenant["id"],), f"match-{tenant['id']}")]
+    again = client.post("/api/match/recalculate", headers=auth(tenant))
+    assert again.get_json()["status"] == "already-queued", "a second request while one is queued is not a second job"
     assert rows(database_url, Match) == [], "nothing computed in the request"
 
 

@@ -128,14 +128,8 @@ def sync_due_connectors(settings: Settings) -> list[str]:
         session.close()
     started = []
     for tenant_id, name in due:
-        def inline(tenant_id=tenant_id, name=name) -> None:
-            try:
-                run_sync(settings, tenant_id, name)
-            except SyncError as error:
-                log.warning("%s", error)
-
         outcome = enqueue(settings, sync_connector_job, tenant_id, name, job_id=sync_job_id(tenant_id, name),
-                          inline=inline)
+                          inline=run_sync)
         if outcome in ("queued", "inline"):
             started.append(f"{tenant_id}:{name}")
     return started

@@ -49,20 +49,8 @@ def delivery_job(delivery_id: int) -> str:
 
 def enqueue_dispatch(settings: Settings) -> str:
     """Ask for a dispatch soon; one queued dispatch serves every event committed before it runs."""
-    def inline() -> None:
-        try:
-            execute_dispatch(settings)
-        except Exception:
-            log.exception("dispatching events failed; the next dispatch picks them up")
-
-    return enqueue(settings, dispatch_job, job_id=DISPATCH_JOB_ID, inline=inline)
+    return enqueue(settings, dispatch_job, job_id=DISPATCH_JOB_ID, inline=execute_dispatch)
 
 
 def enqueue_delivery(settings: Settings, delivery_id: int) -> str:
-    def inline() -> None:
-        try:
-            execute_delivery(settings, delivery_id)
-        except Exception:
-            log.exception("delivery %s failed", delivery_id)
-
-    return enqueue(settings, delivery_job, delivery_id, job_id=f"deliver-{delivery_id}", inline=inline)
+    return enqueue(settings, delivery_job, delivery_id, job_id=f"deliver-{delivery_id}", inline=execute_delivery)

@@ -91,13 +91,7 @@ def run_import_job(import_id: str) -> dict:
 
 
 def enqueue_import(settings: Settings, import_id: str) -> str:
-    def inline() -> None:
-        try:
-            execute_import(settings, import_id)
-        except Exception:
-            pass  # recorded on the import as failed, with its reason, and retryable
-
-    return enqueue(settings, run_import_job, import_id, job_id=import_job_id(import_id), inline=inline)
+    return enqueue(settings, run_import_job, import_id, job_id=import_job_id(import_id), inline=execute_import)
 
 
 def retry_import(settings: Settings, import_id: str) -> str:

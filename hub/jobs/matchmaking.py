@@ -51,8 +51,8 @@ def enqueue_recalculate(settings: Settings, tenant_id: int) -> tuple[str, int | 
     """Queue the job (or run it now without Redis). Returns the queue's answer and, inline, the pairs scored."""
     result: dict[str, int] = {}
 
-    def inline() -> None:
+    def run_now(settings: Settings, tenant_id: int) -> None:
         result["matches"] = execute_recalculate(settings, tenant_id)
 
-    status = enqueue(settings, recalculate_job, tenant_id, job_id=job_id(tenant_id), inline=inline)
+    status = enqueue(settings, recalculate_job, tenant_id, job_id=job_id(tenant_id), inline=run_now, inline_raises=True)
     return status, result.get("matches")

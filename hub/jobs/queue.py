@@ -35,14 +35,21 @@ def job_is_pending(settings: Settings, job_id: str) -> bool:
     return job.get_status(refresh=False) in PENDING_STATES
 
 
-def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable[[], object]) -> str:
-    """Queue `func(*args)` once under `job_id`, or run `inline()` when there is no Redis.
+def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable, inline_raises: bool = False) -> str:
+    """Queue `func(*args)` once under `job_id`, or run `inline(settings, *args)` when there is no Redis.
 
-    Returns "inline", "queued", "already-queued", or "waiting" when Redis is unreachable: the
-    caller has already persisted the work, and the reconciler enqueues it once Redis is back.
+    Inline, a failure is logged and kept where the work records it (the import, the delivery...), as
+    a worker would, unless `inline_raises`. Returns "inline", "queued", "already-queued", or "waiting"
+    when Redis is unreachable: the caller has already persisted the work, and the reconciler
+    enqueues it once Redis is back.
     """
     if settings.jobs_inline:
-        inline()
+        try:
+            inline(settings, *args)
+        except Exception:
+            if inline_raises:
+                raise
+            log.exception("job %s failed inline", job_id)
         return "inline"
     try:
         if job_is_pending(settings, job_id):

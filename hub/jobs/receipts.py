@@ -89,10 +89,4 @@ def receipt_job(receipt_id: int) -> str:
 
 
 def enqueue_receipt(settings: Settings, receipt_id: int) -> str:
-    def inline() -> None:
-        try:
-            execute_receipt(settings, receipt_id)
-        except Exception:
-            log.exception("receipt %s failed; it is kept with its error", receipt_id)
-
-    return enqueue(settings, receipt_job, receipt_id, job_id=f"receipt-{receipt_id}", inline=inline)
+    return enqueue(settings, receipt_job, receipt_id, job_id=f"receipt-{receipt_id}", inline=execute_receipt)

@@ -41,14 +41,7 @@ def write_back_job(import_id: str) -> dict:
 
 
 def enqueue_write_back(settings: Settings, import_id: str) -> str:
-    def inline() -> None:
-        try:
-            execute_write_back(settings, import_id)
-        except Exception:
-            # The data is imported; a sheet we cannot reach only misses its status cells.
-            log.exception("write-back of import %s failed", import_id)
-
-    return enqueue(settings, write_back_job, import_id, job_id=write_back_job_id(import_id), inline=inline)
+    return enqueue(settings, write_back_job, import_id, job_id=write_back_job_id(import_id), inline=execute_write_back)
 
 
 def execute_results(settings: Settings, tenant_id: int) -> int | None:
@@ -65,10 +58,4 @@ def results_job(tenant_id: int) -> int | None:
 
 def enqueue_results(settings: Settings, tenant_id: int) -> str:
     """Refresh the tenant's hub_results tab soon (after syncs and orders change what it shows)."""
-    def inline() -> None:
-        try:
-            execute_results(settings, tenant_id)
-        except Exception:
-            log.exception("hub_results for tenant %s failed", tenant_id)
-
-    return enqueue(settings, results_job, tenant_id, job_id=f"results-{tenant_id}", inline=inline)
+    return enqueue(settings, results_job, tenant_id, job_id=f"results-{tenant_id}", inline=execute_results)
