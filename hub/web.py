@@ -1,7 +1,7 @@
 """Request plumbing shared by every blueprint: the per-request session, settings and JSON errors."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g, jsonify
+from flask import Blueprint, Flask, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -23,6 +23,27 @@ def json_error(status: int, message: str, **extra):
     response = jsonify({"error": message, **extra})
     response.status_code = status
     return response
+
+
+def webhook_body(noun: str = "body", hint: str = ""):
+    """(the raw body, None) within HUB_MAX_WEBHOOK_BYTES, or (None, a 413 naming the limit)."""
+    limit = settings().max_webhook_bytes
+    suffix = f" ({hint})" if hint else ""
+    if request.content_length is not None and request.content_length > limit:
+        return None, json_error(413, f"{noun} is {request.content_length} bytes; the limit is {limit} bytes{suffix}")
+    body = request.get_data(cache=True)  # kept: form fields are parsed from it afterwards
+    if len(body) > limit:
+        return None, json_error(413, f"{noun} is over the limit of {limit} bytes{suffix}")
+    return body, None
+
+
+def behind_flag(bp: Blueprint, flag: str, refusal: str) -> None:
+    """Every route of `bp` answers 404 with `refusal` while the feature flag `flag` is off."""
+
+    @bp.before_request
+    def flag_on():
+        if not getattr(settings().flags, flag):
+            return json_error(404, refusal)
 
 
 def init_app(app: Flask) -> None:

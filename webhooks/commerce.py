@@ -15,19 +15,9 @@ from connectors.wix import WixError, decode_wix_webhook
 from hub.jobs.receipts import enqueue_receipt
 from hub.models import WebhookReceipt
 from hub.tenants import tenant_with_secret
-from hub.web import db, json_error, settings
+from hub.web import db, json_error, settings, webhook_body
 
 bp = Blueprint("commerce_webhooks", __name__, url_prefix="/webhooks")
-
-
-def _body_or_413() -> bytes | tuple:
-    limit = settings().max_webhook_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return json_error(413, f"body is {request.content_length} bytes; the limit is {limit} bytes")
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        return json_error(413, f"body is over the limit of {limit} bytes")
-    return body
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -54,9 +44,9 @@ def _keep(tenant_id: int, platform: str, topic: str, event_id: str, body: bytes,
 
 @bp.post("/shopify/<tenant_slug>")
 def shopify(tenant_slug: str):
-    body = _body_or_413()
-    if not isinstance(body, bytes):
-        return body
+    body, refused = webhook_body()
+    if refused is not None:
+        return refused
     tenant, secret = tenant_with_secret(db(), tenant_slug, "shopify", settings().secret_key)
     if secret is None:
         return json_error(401, f"no shopify secret for tenant {tenant_slug!r}: "
@@ -76,9 +66,9 @@ def shopify(tenant_slug: str):
 
 @bp.post("/wix/<tenant_slug>")
 def wix(tenant_slug: str):
-    body = _body_or_413()
-    if not isinstance(body, bytes):
-        return body
+    body, refused = webhook_body()
+    if refused is not None:
+        return refused
     tenant, public_key = tenant_with_secret(db(), tenant_slug, "wix", settings().secret_key)
     if public_key is None:
         return json_error(401, f"no wix public key for tenant {tenant_slug!r}: "

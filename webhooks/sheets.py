@@ -12,7 +12,7 @@ from hub.ingest.tables import TABLES
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
 from hub.tenants import tenant_with_secret
-from hub.web import db, json_error, settings
+from hub.web import db, json_error, settings, webhook_body
 from hub.workflows.deals import switched_off as deals_switched_off
 
 from .signatures import SignatureError, check_timestamped_hmac
@@ -50,12 +50,9 @@ def _accepted(imp, replayed: bool):
 
 @bp.post("/<tenant_slug>")
 def receive_push(tenant_slug: str):
-    limit = settings().max_webhook_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return json_error(413, f"push is {request.content_length} bytes; the limit is {limit} bytes (send fewer rows per push)")
-    body = request.get_data(cache=False)
-    if len(body) > limit:
-        return json_error(413, f"push is over the limit of {limit} bytes (send fewer rows per push)")
+    body, refused = webhook_body("push", hint="send fewer rows per push")
+    if refused is not None:
+        return refused
 
     session = db()
     tenant, refused = _signed_by_tenant(tenant_slug, body)

@@ -15,7 +15,7 @@ from hub.auth import bearer_token
 from hub.ingest.intake import create_import, find_replay
 from hub.jobs.imports import enqueue_import
 from hub.tenants import tenant_by_slug, token_matches
-from hub.web import db, json_error, settings
+from hub.web import db, json_error, settings, webhook_body
 from hub.workflows.deals import switched_off as deals_switched_off
 
 bp = Blueprint("zapier_webhook", __name__, url_prefix="/webhooks/zapier")
@@ -60,9 +60,9 @@ def _records() -> list[dict] | str:
 
 @bp.post("/<tenant_slug>/<stream>")
 def receive(tenant_slug: str, stream: str):
-    limit = settings().max_webhook_bytes
-    if request.content_length is not None and request.content_length > limit:
-        return json_error(413, f"body is {request.content_length} bytes; the limit is {limit} bytes")
+    _, refused = webhook_body()
+    if refused is not None:
+        return refused
     session = db()
     tenant = tenant_by_slug(session, tenant_slug)
     token = bearer_token()

@@ -7,16 +7,13 @@ from flask import Blueprint, g, jsonify, request
 
 from ..auth import require_tenant
 from ..models import utcnow
-from ..web import db, json_error, settings
+from ..web import behind_flag, db, json_error
 from ..workflows import dashboards
 
 bp = Blueprint("dashboards", __name__, url_prefix="/api/v1/dashboard")
 
 
-@bp.before_request
-def flag_on():
-    if not settings().flags.new_dashboard_cards:
-        return json_error(404, "Dashboard cards are switched off on this hub (ENABLE_NEW_DASHBOARD_CARDS=false)")
+behind_flag(bp, "new_dashboard_cards", "Dashboard cards are switched off on this hub (ENABLE_NEW_DASHBOARD_CARDS=false)")
 
 
 def _as_of() -> date | str:

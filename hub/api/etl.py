@@ -12,16 +12,13 @@ from ..ingest.tables import TABLES
 from ..ingest.validate import UnusableInput
 from ..jobs.imports import enqueue_import, retry_import
 from ..models import EtlImport
-from ..web import db, json_error, settings
+from ..web import behind_flag, db, json_error, settings
 from ..workflows.deals import switched_off as deals_switched_off
 
 bp = Blueprint("etl", __name__, url_prefix="/api/v1/etl")
 
 
-@bp.before_request
-def flag_on():
-    if not settings().flags.etl_csv_upload:
-        return json_error(404, "ETL uploads are switched off on this hub (ENABLE_ETL_CSV_UPLOAD=false)")
+behind_flag(bp, "etl_csv_upload", "ETL uploads are switched off on this hub (ENABLE_ETL_CSV_UPLOAD=false)")
 
 
 def accepted(imp: EtlImport, status: int = 202):

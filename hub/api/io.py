@@ -12,17 +12,14 @@ from ..ingest.intake import create_import
 from ..ingest.pipeline import run_import
 from ..ingest.summary import import_summary
 from ..models import IoBooking, utcnow
-from ..web import db, json_error, settings
+from ..web import behind_flag, db, json_error
 from ..workflows.io_export import insertion_order_xlsx
 from ..workflows.io_summary import io_summary
 
 bp = Blueprint("io", __name__, url_prefix="/api/v1/io")
 
 
-@bp.before_request
-def flag_on():
-    if not settings().flags.io_bookings:
-        return json_error(404, "IO bookings are switched off on this hub (ENABLE_IO_BOOKINGS=false)")
+behind_flag(bp, "io_bookings", "IO bookings are switched off on this hub (ENABLE_IO_BOOKINGS=false)")
 
 
 def _find(io_id: str) -> IoBooking | None:

@@ -7,7 +7,7 @@ from flask import Blueprint, g, jsonify, request
 
 from ..auth import require_tenant
 from ..jobs.matchmaking import enqueue_recalculate, job_id
-from ..web import db, json_error, settings
+from ..web import behind_flag, db, json_error, settings
 from ..workflows.matchmaking import top_matches
 
 log = logging.getLogger(__name__)
@@ -15,10 +15,7 @@ bp = Blueprint("match", __name__, url_prefix="/api/match")
 MAX_LIMIT = 100
 
 
-@bp.before_request
-def flag_on():
-    if not settings().flags.matchmaking:
-        return json_error(404, "Matchmaking is switched off on this hub (ENABLE_MATCHMAKING=false)")
+behind_flag(bp, "matchmaking", "Matchmaking is switched off on this hub (ENABLE_MATCHMAKING=false)")
 
 
 @bp.post("/recalculate")
