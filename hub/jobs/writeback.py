@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-from rq import get_current_job
 
 from ..config import Settings, load_settings
 from ..db import make_session_factory
@@ -26,17 +25,17 @@ def execute_write_back(settings: Settings, import_id: str) -> dict:
         imp = session.get(EtlImport, import_id)
         if imp is None or imp.status not in FINISHED_STATUSES:
             raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
-        target = target_for(settings)
-        result = write_back(session, target, imp)
-        ios = write_results(session, target, imp.tenant_id, utcnow().date())
-        return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched,
-                "results_rows": ios}
+        result = write_back(session, target_for(settings), imp)
+        tenant_id = imp.tenant_id
     finally:
         session.close()
+    # One queued refresh serves every push that lands before it runs: 50 pushes, not 50 rewrites.
+    enqueue_results(settings, tenant_id)
+    return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched}
 
 
 def write_back_job(import_id: str) -> dict:
-    get_current_job()  # runs under RQ; settings come from the worker's environment
+    """What an RQ worker runs; settings come from the worker's environment."""
     return execute_write_back(load_settings(), import_id)
 
 
