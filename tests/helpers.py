@@ -1,6 +1,10 @@
 """Small helpers the tests share: run an import from text, read back what landed."""
 from __future__ import annotations
 
+import io
+
+from redis import Redis
+from rq import Queue, SimpleWorker
 from sqlalchemy import select
 
 from hub.db import make_session_factory
@@ -35,3 +39,29 @@ def rows(url: str, model, *order_by) -> list:
 
 def messages(summary: dict) -> list[str]:
     return [error["message"] for error in summary["row_errors"]]
+
+
+def load_import(url: str, import_id: str) -> EtlImport:
+    session = make_session_factory(url)()
+    try:
+        return session.get(EtlImport, import_id)
+    finally:
+        session.close()
+
+
+def work(redis_url: str) -> None:
+    """A real RQ worker in burst mode, with its scheduler so retries with intervals run too."""
+    connection = Redis.from_url(redis_url)
+    SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True, with_scheduler=True)
+
+
+def upload_csv(client, token: str, body: str, table: str = "metrics_daily") -> dict:
+    """POST a CSV to the upload API; it must be accepted (202)."""
+    response = client.post(
+        "/api/v1/etl/upload",
+        data={"table": table, "file": (io.BytesIO(body.encode()), "m.csv")},
+        headers={"Authorization": f"Bearer {token}"},
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 202, response.get_json()
+    return response.get_json()

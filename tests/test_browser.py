@@ -16,16 +16,14 @@ from pathlib import Path
 import pytest
 import requests
 from redis import Redis
-from rq import Queue, SimpleWorker
 from rq.registry import FailedJobRegistry
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.db import make_session_factory
 from hub.ingest import pipeline
 from hub.jobs.imports import import_job_id
-from hub.models import EtlImport
 from tests.conftest import IN_CI, make_tenant
+from tests.helpers import load_import, work
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -87,17 +85,6 @@ def live_hub(postgres_url, redis_url, hub_env):
         server.server_close()
 
 
-def work(redis_url):
-    connection = Redis.from_url(redis_url)
-    SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True, with_scheduler=True)
-
-
-def load_import(url, import_id):
-    session = make_session_factory(url)()
-    try:
-        return session.get(EtlImport, import_id)
-    finally:
-        session.close()
 
 
 def database_gone(*args, **kwargs):

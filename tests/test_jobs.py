@@ -1,14 +1,13 @@
 """Import jobs through a real RQ worker (burst mode) on a real Redis: queueing, retries, failures, recovery."""
 from __future__ import annotations
 
-import io
 import os
 import subprocess
 import sys
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker
+from rq import Queue
 from rq.registry import FailedJobRegistry
 
 from hub import create_app
@@ -17,34 +16,16 @@ from hub.db import make_session_factory
 from hub.ingest import pipeline
 from hub.ingest.intake import create_import
 from hub.jobs.imports import import_job_id, reconcile_imports
-from hub.models import EtlImport, MetricsDaily
-from tests.helpers import rows
+from hub.models import MetricsDaily
+from tests.helpers import load_import, rows, upload_csv, work
 
 CSV = "day,episode_id,source,downloads\n2025-01-06,007,buzzsprout,10\n2025-01-07,007,buzzsprout,20\n"
 
 
 def upload(client, token, body=CSV):
-    response = client.post(
-        "/api/v1/etl/upload",
-        data={"table": "metrics_daily", "file": (io.BytesIO(body.encode()), "m.csv")},
-        headers={"Authorization": f"Bearer {token}"},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()
+    return upload_csv(client, token, body)
 
 
-def work(redis_url):
-    connection = Redis.from_url(redis_url)
-    SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True, with_scheduler=True)
-
-
-def load_import(url, import_id):
-    session = make_session_factory(url)()
-    try:
-        return session.get(EtlImport, import_id)
-    finally:
-        session.close()
 
 
 def test_upload_is_queued_then_a_worker_imports_it(database_url, redis_url, tenant, hub_env):

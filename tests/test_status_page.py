@@ -3,12 +3,11 @@ against a real Redis and a real RQ worker."""
 from __future__ import annotations
 
 import html
-import io
 import re
 
 import pytest
 from redis import Redis
-from rq import Queue, SimpleWorker, Worker
+from rq import Queue, Worker
 from rq.registry import FailedJobRegistry
 
 from hub import create_app
@@ -18,7 +17,7 @@ from hub.ingest import pipeline
 from hub.ingest.intake import create_import
 from hub.jobs.imports import execute_import, import_job_id
 from hub.models import EtlImport
-from tests.helpers import import_text
+from tests.helpers import import_text, load_import, upload_csv, work
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 CSV = "day,episode_id,source,downloads\n2025-01-06,007,buzzsprout,10\n2025-01-07,007,buzzsprout,20\n"
@@ -62,28 +61,10 @@ def import_row(page: str, import_id: str) -> list[str]:
     return [html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<td[^>]*>(.*?)</td>", row.group(1), re.S)]
 
 
-def load_import(url, import_id):
-    session = make_session_factory(url)()
-    try:
-        return session.get(EtlImport, import_id)
-    finally:
-        session.close()
-
 
 def upload(client, token, body=CSV):
-    response = client.post(
-        "/api/v1/etl/upload",
-        data={"table": "metrics_daily", "file": (io.BytesIO(body.encode()), "m.csv")},
-        headers={"Authorization": f"Bearer {token}"},
-        content_type="multipart/form-data",
-    )
-    assert response.status_code == 202, response.get_json()
-    return response.get_json()
+    return upload_csv(client, token, body)
 
-
-def work(redis_url):
-    connection = Redis.from_url(redis_url)
-    SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True, with_scheduler=True)
 
 
 def explode():

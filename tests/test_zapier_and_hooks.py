@@ -8,8 +8,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from redis import Redis
-from rq import Queue, SimpleWorker
 
 from hub import create_app
 from hub.db import make_session_factory
@@ -17,7 +15,7 @@ from hub.events import emit
 from hub.hooks.target_guard import TargetRefused, check_target
 from hub.models import Event, HookDelivery, HookSubscription, IoBooking, MetricsDaily
 from tests.conftest import make_tenant
-from tests.helpers import rows
+from tests.helpers import rows, work
 
 
 def zap(client, tenant, stream="metrics_daily", token=None, **kwargs):
@@ -177,10 +175,6 @@ class Receiver:
     def close(self):
         self.server.shutdown()
 
-
-def work(redis_url):
-    connection = Redis.from_url(redis_url)
-    SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True, with_scheduler=True)
 
 
 def test_delivery_retries_on_5xx_and_signs_each_attempt(database_url, redis_url, tenant, hub_env):

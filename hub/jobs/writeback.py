@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 
-
 from ..config import Settings, load_settings
 from ..db import make_session_factory
 from ..models import FINISHED_STATUSES, EtlImport, utcnow
