@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import random
 import resource
-import secrets
 import sys
 import tempfile
 import time
@@ -44,6 +43,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from benchmarks.scratch_database import create_database, drop_database  # noqa: E402
 
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 TENANT = "bench"
@@ -117,36 +118,6 @@ def write_inputs(directory: Path, n: int, tenant_id: int) -> Inputs:
 
 
 # --- the database -----------------------------------------------------------------------------
-
-def create_database(admin_url: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"hub_bench_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, database_url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from hub.db import get_engine
-
-    get_engine(database_url).dispose()
-    name = make_url(database_url).database
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
 
 def prepare_database(database_url: str) -> int:
     """Migrate, create the tenant and the COPY baseline's table; returns the tenant's id."""

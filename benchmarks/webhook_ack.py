@@ -37,7 +37,6 @@ import json
 import os
 import random
 import re
-import secrets
 import signal
 import socket
 import statistics
@@ -55,6 +54,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from benchmarks.scratch_database import create_database, drop_database  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 GUNICORN = str(ROOT / ".venv" / "bin" / "gunicorn")
@@ -127,35 +128,6 @@ def signed_headers(secret: str, body: bytes) -> dict:
 
 
 # --- database and processes -------------------------------------------------------------------
-
-def create_database(admin_url: str) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"hub_bench_ack_{secrets.token_hex(4)}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        admin.dispose()
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(admin_url: str, database_url: str) -> None:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from hub.db import get_engine
-
-    get_engine(database_url).dispose()
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
-
 
 def query(database_url: str, sql: str, **params) -> list:
     from sqlalchemy import text
@@ -466,7 +438,7 @@ def main() -> int:
     failed = False
     try:
         redis.flushdb()
-        database_url = create_database(args.postgres_url)
+        database_url = create_database(args.postgres_url, "hub_bench_ack")
         env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
         env.update({
             "HUB_ENV": "production",
