@@ -21,7 +21,7 @@ from ..tenants import read_secret, set_secret
 from .hooks import enqueue_dispatch
 from .imports import refresh_io_delivery
 from .queue import enqueue
-from .sync import SyncError, connector_state
+from .sync import SyncError, apply_pages, connector_state
 from .writeback import enqueue_results
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,6 @@ def build(session: Session, state: ConnectorState, secret_key: str):
 def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None = None, connector=None) -> dict:
     """Sync one connector: every page is an import through the pipeline, then its cursor is stored."""
     session = make_session_factory(settings.database_url)()
-    pages = rows = 0
     try:
         state = session.scalar(select(ConnectorState).where(
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
@@ -64,31 +63,21 @@ def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None =
             raise SyncError(f"connector {name!r} is not configured: run 'python -m hub connector add {name} ...'")
         connector = connector or build(session, state, settings.secret_key)
         cursor = dict(state.cursor or {})
-        state.status, state.last_error, state.updated_at = "running", None, utcnow()
-        session.commit()
-        try:
-            for page in connector.sync(cursor, since):
-                if page.rows:
-                    imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name="metrics_daily",
-                                           input_format="records", payload=json.dumps(page.rows).encode(),
-                                           filename=f"{name} sync")
-                    session.commit()
-                    imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows)
-                    if imp.status == "failed":
-                        raise ConnectorError(f"import {imp.id} of a {name} page failed: {imp.error}")
-                state = session.get(ConnectorState, state.id)
-                state.cursor, state.last_sync_at, state.updated_at = page.cursor, utcnow(), utcnow()
-                session.commit()
-                pages, rows = pages + 1, rows + len(page.rows)
-        except ConnectorError as error:
-            session.rollback()
-            state = session.get(ConnectorState, state.id)
-            state.status, state.last_error, state.updated_at = "failed", str(error), utcnow()
+
+        def apply_page(page_rows: list) -> None:
+            if not page_rows:
+                return
+            imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name="metrics_daily",
+                                   input_format="records", payload=json.dumps(page_rows).encode(),
+                                   filename=f"{name} sync")
             session.commit()
-            raise SyncError(f"{name} sync stopped after {pages} page(s): {error}") from None
-        state.status, state.updated_at = "idle", utcnow()
-        result = {"connector": name, "pages": pages, "rows": rows, "cursor": state.cursor}
-        session.commit()
+            imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows)
+            if imp.status == "failed":
+                raise ConnectorError(f"import {imp.id} of a {name} page failed: {imp.error}")
+
+        pages, rows = apply_pages(session, state, ((page.rows, page.cursor) for page in connector.sync(cursor, since)),
+                                  apply_page, (ConnectorError,))
+        result = {"connector": name, "pages": pages, "rows": rows, "cursor": session.get(ConnectorState, state.id).cursor}
     finally:
         session.close()
     if settings.flags.io_bookings:

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Callable, Iterable
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from connectors.shopify import ShopifyError, ShopifyOrdersClient, order_from_shopify
 
@@ -33,6 +35,32 @@ def connector_state(session, tenant_id: int, connector: str) -> ConnectorState:
     return state
 
 
+def apply_pages(session: Session, state: ConnectorState, pages: Iterable[tuple[list, dict]],
+                apply_page: Callable[[list], None], failures: tuple[type[Exception], ...]) -> tuple[int, int]:
+    """The bookkeeping every pull sync shares: mark the connector running, apply each page and store
+    the cursor after it (so a sync resumes after its last whole page), and leave it idle, or failed
+    with the platform's message. Returns (pages, items)."""
+    state.status, state.last_error, state.updated_at = "running", None, utcnow()
+    session.commit()
+    done = items = 0
+    try:
+        for page, cursor in pages:
+            apply_page(page)
+            state = session.get(ConnectorState, state.id)
+            state.cursor, state.last_sync_at, state.updated_at = cursor, utcnow(), utcnow()
+            session.commit()
+            done, items = done + 1, items + len(page)
+    except failures as error:
+        session.rollback()
+        state = session.get(ConnectorState, state.id)
+        state.status, state.last_error, state.updated_at = "failed", str(error), utcnow()
+        session.commit()
+        raise SyncError(f"{state.connector} sync stopped after {done} page(s): {error}") from None
+    state.status, state.updated_at = "idle", utcnow()
+    session.commit()
+    return done, items
+
+
 def sync_shopify(settings: Settings, tenant_slug: str, shop_domain: str | None = None,
                  since: date | None = None, client: ShopifyOrdersClient | None = None) -> dict:
     """Backfill a tenant's Shopify orders. Each page's orders and the cursor after it commit together,
@@ -53,28 +81,18 @@ def sync_shopify(settings: Settings, tenant_slug: str, shop_domain: str | None =
                 raise SyncError("no Admin API token: run 'python -m hub tenant set-secret <tenant> shopify_admin <token>'")
             client = ShopifyOrdersClient(shop, token)
         start = since.isoformat() + "T00:00:00Z" if since else cursor.get("updated_at_min")
-        state.status, state.last_error, state.updated_at = "running", None, utcnow()
-        session.commit()
-        orders = pages = 0
-        try:
-            for page, page_cursor in client.iter_pages(start):
-                for raw in page:
-                    apply_order(session, tenant.id, order_from_shopify(raw), settings.conversion_window_days,
-                                cause="shopify-sync")
-                state.cursor = {"shop": shop, "updated_at_min": page_cursor}
-                state.last_sync_at = state.updated_at = utcnow()
-                session.commit()
-                orders, pages = orders + len(page), pages + 1
-        except ShopifyError as error:
-            session.rollback()
-            state = connector_state(session, tenant.id, "shopify")
-            state.status, state.last_error, state.updated_at = "failed", str(error), utcnow()
-            session.commit()
-            raise SyncError(f"shopify sync stopped after {pages} page(s): {error}") from None
-        state.status, state.updated_at = "idle", utcnow()
-        session.commit()
+
+        def apply_page(page: list) -> None:
+            for raw in page:
+                apply_order(session, tenant.id, order_from_shopify(raw), settings.conversion_window_days,
+                            cause="shopify-sync")
+
+        pages, orders = apply_pages(
+            session, state,
+            ((page, {"shop": shop, "updated_at_min": page_cursor}) for page, page_cursor in client.iter_pages(start)),
+            apply_page, (ShopifyError,))
         result = {"connector": "shopify", "tenant": tenant_slug, "pages": pages, "orders": orders,
-                  "cursor": state.cursor}
+                  "cursor": session.get(ConnectorState, state.id).cursor}
         tenant_id = tenant.id
     finally:
         session.close()
