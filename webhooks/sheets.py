@@ -6,7 +6,7 @@ import time
 
 from flask import Blueprint, jsonify, request, url_for
 
-from hub.ingest.intake import create_import, find_replay
+from hub.ingest.intake import create_import
 from hub.ingest.summary import import_summary
 from hub.ingest.tables import TABLES
 from hub.jobs.imports import enqueue_import
@@ -76,10 +76,7 @@ def receive_push(tenant_slug: str):
     if not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
         return json_error(422, "body: expected 'header' (a list of column names) and 'rows' (a list of {row_number, values})")
 
-    replay = find_replay(session, tenant.id, SOURCE, push_id)
-    if replay is not None:
-        return _accepted(replay, replayed=True)
-    imp, _ = create_import(
+    imp, created = create_import(
         session,
         tenant_id=tenant.id,
         source=SOURCE,
@@ -90,6 +87,8 @@ def receive_push(tenant_slug: str):
         dedupe_key=push_id,
         context={"spreadsheet_id": push.get("spreadsheet_id"), "sheet": sheet, "track_rows": True},
     )
+    if not created:  # the same push_id again: the same import, nothing processed twice
+        return _accepted(imp, replayed=True)
     session.commit()  # the push is in the database before the script hears "accepted"
     enqueue_import(settings(), imp.id)
     session.refresh(imp)

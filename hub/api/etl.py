@@ -45,7 +45,7 @@ def upload():
         else:
             input_format, source = format_for_filename(upload_file.filename, upload_file.mimetype), "upload"
             payload = upload_file.stream
-        imp, _ = create_import(
+        imp, created = create_import(
             db(),
             tenant_id=g.tenant.id,
             source=source,
@@ -60,6 +60,8 @@ def upload():
         return json_error(400, str(error))
     except PayloadTooLarge as error:
         return json_error(413, f"{error}; nothing was stored")
+    if not created:  # a retried upload under the same Idempotency-Key: the first import, not run again
+        return accepted(imp)
     db().commit()  # persisted before anything runs or is promised
     enqueue_import(settings(), imp.id)
     db().refresh(imp)
