@@ -36,7 +36,7 @@ def parse_name(raw: object) -> str:
     return text
 
 
-def check_deals(session: Session, tenant_id: int, numbered: list[tuple[int, dict]]) -> dict:
+def check_deals(session: Session, tenant_id: int, numbered: list[tuple[int, dict]], memo: dict) -> dict:
     """Rows of this batch whose stage move is refused: {row number: RowError}.
 
     Locks the batch's stored campaigns (PostgreSQL) until the batch commits, so the move checked

@@ -11,12 +11,11 @@ import time
 from contextlib import ExitStack
 from typing import BinaryIO, Iterator
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from ..events import emit
-from ..models import ACTIVE_IO_STATUSES, FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, IoBooking, utcnow
-from ..workflows import io_lifecycle
+from ..models import ACTIVE_IO_STATUSES, FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, utcnow
 from .readers import ChunkStream, open_rows
 from .tables import TABLES, TableSpec
 from .upsert import apply_batch
@@ -67,34 +66,6 @@ class _InputState:
                                  f"{code} is already the promo code of active IO {owner[0]} (row {owner[1]}); "
                                  "expected a code no other draft/scheduled/live IO uses")]
         return []
-
-
-def _promo_clashes(session: Session, tenant_id: int, batch: list[tuple[int, dict, list]]) -> dict[int, RowError]:
-    """Promo codes in the batch that an active IO already stored under another io_id holds."""
-    wanted = {
-        record["promo_code"].lower(): (number, record)
-        for number, record, _ in batch
-        if record.get("promo_code") and record.get("status", "draft") in ACTIVE_IO_STATUSES
-    }
-    if not wanted:
-        return {}
-    rows = session.execute(
-        select(IoBooking.io_id, func.lower(IoBooking.promo_code)).where(
-            IoBooking.tenant_id == tenant_id,
-            IoBooking.status.in_(ACTIVE_IO_STATUSES),
-            func.lower(IoBooking.promo_code).in_(list(wanted)),
-        )
-    ).all()
-    clashes: dict[int, RowError] = {}
-    for io_id, code in rows:
-        number, record = wanted[code]
-        if io_id != record["io_id"]:
-            clashes[number] = RowError(
-                number, "promo_code",
-                f"{record['promo_code']} is already the promo code of active IO {io_id}; "
-                "expected a code no other draft/scheduled/live IO uses",
-            )
-    return clashes
 
 
 def _batches(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple[int, list]]]:
@@ -210,20 +181,10 @@ def _validate_batch(header: Header, state: _InputState, batch) -> tuple[list, li
 
 def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, good, refused, track) -> None:
     """One transaction: the batch's rows, its row errors and the import's counters, together."""
-    statuses: dict[str, str] = {}
-    if spec.name == "io_bookings":
-        clashes = _promo_clashes(session, imp.tenant_id, good)
-        statuses = io_lifecycle.current_statuses(session, imp.tenant_id, [r["io_id"] for _, r, _ in good])
-        for number, record, _ in good:
-            reason = io_lifecycle.refused_move(statuses.get(record["io_id"]), record.get("status"))
-            if reason and number not in clashes:
-                clashes[number] = RowError(number, "status", reason)
-        if clashes:
-            refused.extend((values, [clashes[number]]) for number, _, values in good if number in clashes)
-            good = [item for item in good if item[0] not in clashes]
-
+    # What a table's rules learn before the write (e.g. an IO's status before it moves), for after it.
+    memo: dict = {}
     if spec.check is not None and good:
-        checked = spec.check(session, imp.tenant_id, [(number, record) for number, record, _ in good])
+        checked = spec.check(session, imp.tenant_id, [(number, record) for number, record, _ in good], memo)
         if checked:
             refused.extend((values, [checked[number]]) for number, _, values in good if number in checked)
             good = [item for item in good if item[0] not in checked]
@@ -233,10 +194,8 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
         outcomes = spec.writer(session, imp.tenant_id, imp.id, records)
     else:
         outcomes = apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
-    if spec.name == "io_bookings":
-        io_lifecycle.record_moves(session, imp.tenant_id, [
-            (r["io_id"], statuses.get(r["io_id"]), r["status"])
-            for r, outcome in zip(records, outcomes) if outcome != "unchanged" and r.get("status")])
+    if spec.after_write is not None:
+        spec.after_write(session, imp.tenant_id, records, outcomes, memo)
     for values, errors in refused:
         raw = raw_values(header_cells, values)
         for error in errors:

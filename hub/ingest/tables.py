@@ -39,9 +39,11 @@ class TableSpec:
     created_at: str | None = None
     # Tables that are not a plain upsert (conversions are attributed) write their batch here instead.
     writer: Callable | None = None
-    # Row rules that need the database (e.g. a deal's stage move): check(session, tenant_id,
-    # [(row_number, record), ...]) -> {row_number: RowError}, run in the batch's transaction before it is written.
+    # Row rules that need the database (an IO's promo code, a deal's stage move): check(session, tenant_id,
+    # [(row_number, record), ...], memo) -> {row_number: RowError}, run in the batch's transaction before
+    # it is written; after_write(session, tenant_id, records, outcomes, memo) follows the write (its events).
     check: Callable | None = None
+    after_write: Callable | None = None
 
     @cached_property
     def key(self) -> tuple[str, ...]:
@@ -83,6 +85,18 @@ METRICS_DAILY = TableSpec(
     rules=(_listeners_within_downloads,),
 )
 
+def _check_ios(*args) -> dict:
+    from .io_rules import check_ios  # imported when used: io_rules needs validate, which needs this module
+
+    return check_ios(*args)
+
+
+def _record_io_moves(*args) -> None:
+    from .io_rules import record_io_moves
+
+    record_io_moves(*args)
+
+
 IO_BOOKINGS = TableSpec(
     name="io_bookings",
     table=IoBooking.__table__,
@@ -102,6 +116,8 @@ IO_BOOKINGS = TableSpec(
         Column("currency", v.parse_currency),
     ),
     rules=(_flight_order,),
+    check=_check_ios,
+    after_write=_record_io_moves,
     insert_defaults={"status": "draft", "currency": "USD"},
     touched_at="updated_at",
     created_at="created_at",
