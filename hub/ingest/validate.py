@@ -5,7 +5,7 @@ import re
 from dataclasses import dataclass, field
 
 from .tables import HUB_COLUMNS, TableSpec
-from .values import BadValue, is_blank
+from .values import TYPED_PARSERS, BadValue, is_blank
 
 
 class UnusableInput(ValueError):
@@ -39,14 +39,16 @@ class Header:
     unknown: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        # Worked out once per input, not once per row: (column, cell index, parser, header label, required).
+        # Worked out once per input, not once per row: (column, cell index, parser, header label, required,
+        # whether a typed cell is read in preference to the displayed text).
         self.plan = []
         for column in self.spec.columns:
             if column.name in self.positions:
-                self.plan.append((column.name, self.positions[column.name], column.parse, column.name, column.required))
+                self.plan.append((column.name, self.positions[column.name], column.parse, column.name, column.required,
+                                  column.parse in TYPED_PARSERS))
             elif column.name in self.alias_positions:
                 self.plan.append((column.name, self.alias_positions[column.name], column.alias_parse, column.alias,
-                                  column.required))
+                                  column.required, column.alias_parse in TYPED_PARSERS))
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -107,14 +109,29 @@ def raw_values(header_cells: list[object], values: list[object]) -> dict[str, ob
     return out
 
 
+class TypedRow(list):
+    """A row's displayed cells, with the same cells as typed values beside them (`typed`, None where a
+    cell has no typed value). Sheet pushes and workbooks carry both: dates, counts, rates and money are
+    read from the typed value, identifiers and text from what the person sees."""
+
+    __slots__ = ("typed",)
+
+    def __init__(self, shown: list[object], typed: list[object]):
+        super().__init__(shown)
+        self.typed = typed
+
+
 def validate_row(header: Header, row_number: int, values: list[object]) -> tuple[dict | None, list[RowError]]:
     """Parse one row into a record of typed values, or return why it is refused."""
     record: dict[str, object] = {}
     errors: list[RowError] = []
     spec = header.spec
     width = len(values)
-    for name, index, parse, label, required in header.plan:
+    typed = values.typed if type(values) is TypedRow else None
+    for name, index, parse, label, required, prefers_typed in header.plan:
         raw = values[index] if index < width else None
+        if typed is not None and prefers_typed and index < len(typed) and typed[index] is not None:
+            raw = typed[index]
         if is_blank(raw):
             if required:
                 errors.append(RowError(row_number, label, "expected a value, found an empty cell"))

@@ -227,3 +227,7 @@ def parse_currency(raw: object) -> str:
     if not re.fullmatch(r"[A-Z]{3}", text):
         raise BadValue(f"expected a 3-letter currency code like USD, found {shown(raw)}")
     return text
+
+
+# The parsers whose columns take a sheet's typed value over its displayed text (see Column.prefers_typed).
+TYPED_PARSERS = frozenset({parse_date, parse_datetime, parse_count, parse_rate, parse_money_cents})
