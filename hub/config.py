@@ -41,6 +41,9 @@ def parse_int(name: str, raw: str, minimum: int = 0) -> int:
     return value
 
 
+HOOK_RETRY_INTERVALS = (30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
+
+
 def parse_int_list(name: str, raw: str) -> tuple[int, ...]:
     parts = [p for p in raw.replace(" ", "").split(",") if p]
     if not parts:
@@ -103,6 +106,8 @@ class Settings:
     import_batch_rows: int = 5000
     job_retries: int = 3
     job_retry_intervals: tuple[int, ...] = (10, 60, 300)
+    # Waits (seconds) before each retry of a REST-hook delivery: 10 attempts over about 24 hours.
+    hook_retry_intervals: tuple[int, ...] = HOOK_RETRY_INTERVALS
     queue_name: str = "hub"
     conversion_window_days: int = 30
     flags: FeatureFlags = field(default_factory=FeatureFlags)
@@ -190,6 +195,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         import_batch_rows=parse_int("HUB_IMPORT_BATCH_ROWS", env.get("HUB_IMPORT_BATCH_ROWS", "5000"), 1),
         job_retries=parse_int("HUB_JOB_RETRIES", env.get("HUB_JOB_RETRIES", "3")),
         job_retry_intervals=parse_int_list("HUB_JOB_RETRY_INTERVALS", intervals) if intervals else (10, 60, 300),
+        hook_retry_intervals=parse_int_list("HUB_HOOK_RETRY_INTERVALS", env["HUB_HOOK_RETRY_INTERVALS"])
+        if env.get("HUB_HOOK_RETRY_INTERVALS") else HOOK_RETRY_INTERVALS,
         queue_name=env.get("HUB_QUEUE", "hub").strip() or "hub",
         conversion_window_days=parse_int(
             "HUB_CONVERSION_WINDOW_DAYS", env.get("HUB_CONVERSION_WINDOW_DAYS", "30")),

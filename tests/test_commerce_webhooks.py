@@ -5,18 +5,26 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import jwt
 import pytest
+from click.testing import CliRunner
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from hub import create_app
+from hub.cli import main as cli_main
 from hub.db import make_session_factory
-from hub.models import AttributionEvent, MetricsDaily, WebhookReceipt
+from hub.jobs.reconcile import reconcile_job
+from hub.models import AttributionEvent, MetricsDaily, WebhookReceipt, utcnow
 from hub.tenants import set_secret, tenant_by_slug
 from tests.conftest import SECRET_KEY, make_tenant
-from tests.helpers import import_text, rows
+from tests.helpers import import_text, rows, work
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHOPIFY_SECRET = "shpss_test_secret_1234"
@@ -175,3 +183,77 @@ def test_wix_refuses_other_keys(client, database_url, shop, wix_keys):
     assert response.status_code == 401
     assert client.post(f"/webhooks/wix/{shop['slug']}", data=b"not a jwt").status_code == 401
     assert rows(database_url, WebhookReceipt) == []
+
+
+# --- Redis unreachable: kept, answered, and processed once the reconciler finds them ----------
+
+REDIS_DOWN = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+
+def age_receipts(url: str, seconds: int) -> None:
+    """As if the receipts had arrived `seconds` ago: the reconciler leaves fresh ones to their own job."""
+    session = make_session_factory(url)()
+    for receipt in session.scalars(select(WebhookReceipt)).all():
+        receipt.created_at = utcnow() - timedelta(seconds=seconds)
+    session.commit()
+    session.close()
+
+
+def test_receipts_taken_while_redis_is_down_are_processed_once_by_the_reconciler(
+        database_url, redis_url, shop, wix_keys, hub_env):
+    hub_env(database_url, redis_url)
+    store_secret(database_url, shop["slug"], "wix", wix_keys[1])
+    down = create_app({"database_url": database_url, "redis_url": REDIS_DOWN}).test_client()
+    answer = post_shopify(down, shop["slug"], documented_order())
+    assert answer.status_code == 200 and answer.get_json()["replayed"] is False
+    approved = json.loads((FIXTURES / "wix" / "order_approved.json").read_text())
+    wix_answer = down.post(f"/webhooks/wix/{shop['slug']}", data=wix_body(wix_keys[0], approved, "wix.ecom.v1.order_approved"))
+    assert wix_answer.status_code == 200
+    assert {r.status for r in rows(database_url, WebhookReceipt)} == {"queued"}
+    assert Queue("hub", connection=Redis.from_url(redis_url)).count == 0
+
+    assert reconcile_job()["receipts"] == [], "inside the grace period a receipt is left to its own job"
+    age_receipts(database_url, 61)
+    ids = sorted(r.id for r in rows(database_url, WebhookReceipt))
+    assert reconcile_job() == {"imports": [], "receipts": ids, "deliveries": []}
+    assert reconcile_job()["receipts"] == [], "a receipt whose job is queued is not enqueued twice"
+    work(redis_url)
+
+    assert {r.status for r in rows(database_url, WebhookReceipt)} == {"processed"}
+    assert totals(database_url, "shopify") == {("2008-01-10", "ep-shop"): (1, 38994)}
+    assert totals(database_url, "wix") == {("2024-01-28", "ep-wix"): (1, 4897)}
+    assert len(rows(database_url, AttributionEvent)) == 2
+    assert reconcile_job()["receipts"] == [] and Queue("hub", connection=Redis.from_url(redis_url)).count == 0
+
+
+def test_shopifys_retry_of_a_waiting_receipt_is_enqueued(database_url, redis_url, shop, hub_env):
+    hub_env(database_url, redis_url)
+    order = documented_order()
+    down = create_app({"database_url": database_url, "redis_url": REDIS_DOWN}).test_client()
+    first = post_shopify(down, shop["slug"], order).get_json()
+    # Shopify retries the delivery (same event id); Redis is back by then.
+    up = create_app({"database_url": database_url, "redis_url": redis_url}).test_client()
+    again = post_shopify(up, shop["slug"], order)
+    assert again.status_code == 200 and again.get_json() == {"receipt_id": first["receipt_id"], "replayed": True}
+    queue = Queue("hub", connection=Redis.from_url(redis_url))
+    assert queue.job_ids == [f"receipt-{first['receipt_id']}"]
+    post_shopify(up, shop["slug"], order)
+    assert queue.job_ids == [f"receipt-{first['receipt_id']}"], "the job id dedupes a second retry"
+    work(redis_url)
+    assert [r.status for r in rows(database_url, WebhookReceipt)] == ["processed"]
+    assert totals(database_url, "shopify") == {("2008-01-10", "ep-shop"): (1, 38994)}
+
+    post_shopify(up, shop["slug"], order)
+    assert queue.count == 0, "a processed receipt's replay is answered and not run again"
+
+
+def test_hub_reconcile_command_reports_receipts_and_deliveries(database_url, redis_url, shop, hub_env):
+    hub_env(database_url, redis_url)
+    down = create_app({"database_url": database_url, "redis_url": REDIS_DOWN}).test_client()
+    receipt_id = post_shopify(down, shop["slug"], documented_order()).get_json()["receipt_id"]
+    age_receipts(database_url, 120)
+    result = CliRunner().invoke(cli_main, ["reconcile"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == {"requeued": [], "receipts": [receipt_id], "deliveries": []}
+    work(redis_url)
+    assert [r.status for r in rows(database_url, WebhookReceipt)] == ["processed"]

@@ -249,7 +249,8 @@ def test_json_status_carries_the_same_data(client, database_url, tenant):
     assert acme["imports"] == {"completed_with_errors": 1}
     assert sum(p["rows"] for p in data["rows_per_hour"]) == 4 and len(data["rows_per_hour"]) == 24
     assert data["connectors"] == []
-    assert data["webhook_deliveries"] == {"subscriptions": 0, "by_status": {}, "recent": []}
+    assert data["webhook_deliveries"] == {"subscriptions": 0, "by_status": {}, "recent": [], "failed": [],
+                                          "failed_by_subscription": []}
     assert data["webhook_receipts"] == {"by_platform": [], "recent_failed": []}
 
 

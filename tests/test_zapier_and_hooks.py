@@ -8,11 +8,16 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from redis import Redis
+from rq.job import Job
+from rq.registry import FailedJobRegistry
 
 from hub import create_app
+from hub.config import load_settings
 from hub.db import make_session_factory
 from hub.events import emit
 from hub.hooks.target_guard import TargetRefused, check_target
+from hub.jobs.reconcile import reconcile_deliveries
 from hub.models import Event, HookDelivery, HookSubscription, IoBooking, MetricsDaily
 from tests.conftest import make_tenant
 from tests.helpers import rows, work
@@ -177,15 +182,26 @@ class Receiver:
 
 
 
+def settle_deliveries(redis_url: str, rounds: int = 10) -> None:
+    """Work the queue, then let the reconciler enqueue the retries that are due, until none is."""
+    for _ in range(rounds):
+        work(redis_url)
+        if not reconcile_deliveries(load_settings()):
+            return
+    raise AssertionError(f"deliveries still due after {rounds} rounds")
+
+
 def test_delivery_retries_on_5xx_and_signs_each_attempt(database_url, redis_url, tenant, hub_env):
     receiver = Receiver([503, 502, 200])
     try:
-        hub_env(database_url, redis_url, HUB_JOB_RETRIES="3")
+        hub_env(database_url, redis_url, HUB_HOOK_RETRY_INTERVALS="0,0,0")
         client = create_app({"database_url": database_url, "redis_url": redis_url}).test_client()
         assert client.post("/api/v1/hooks", json={"target_url": receiver.url, "event": "etl.import_completed"},
                            headers=api(tenant)).status_code == 201
         accepted = zap(client, tenant, json={"day": "2025-01-06", "episode_id": "e1", "source": "z"}).get_json()
-        work(redis_url)  # import -> dispatch -> delivery (503, 502, then 200)
+        work(redis_url)  # import -> dispatch -> delivery (503)
+        assert len(receiver.requests) == 1, "a retry waits for the reconciler, not for RQ's scheduler"
+        settle_deliveries(redis_url)  # 502, then 200
     finally:
         receiver.close()
     assert len(receiver.requests) == 3
@@ -198,20 +214,26 @@ def test_delivery_retries_on_5xx_and_signs_each_attempt(database_url, redis_url,
     assert headers["X-Hub-Signature-256"] == f"sha256={expected}"
     (delivery,) = rows(database_url, HookDelivery)
     assert (delivery.status, delivery.attempts, delivery.last_status_code) == ("delivered", 3, 200)
+    assert FailedJobRegistry("hub", connection=Redis.from_url(redis_url)).get_job_ids() == []
 
 
 def test_delivery_that_keeps_failing_is_recorded_failed(database_url, redis_url, tenant, hub_env):
     receiver = Receiver([500] * 10)
     try:
-        hub_env(database_url, redis_url, HUB_JOB_RETRIES="1")
+        hub_env(database_url, redis_url, HUB_HOOK_RETRY_INTERVALS="0")
         client = create_app({"database_url": database_url, "redis_url": redis_url}).test_client()
         client.post("/api/v1/hooks", json={"target_url": receiver.url, "event": "etl.import_completed"}, headers=api(tenant))
         zap(client, tenant, json={"day": "2025-01-06", "episode_id": "e1", "source": "z"})
-        work(redis_url)
+        settle_deliveries(redis_url)
     finally:
         receiver.close()
     (delivery,) = rows(database_url, HookDelivery)
-    assert (delivery.status, delivery.attempts, delivery.last_error) == ("failed", 2, "HTTP 500")
+    assert (delivery.status, delivery.attempts, delivery.last_error, delivery.next_attempt_at) == (
+        "failed", 2, "HTTP 500", None)
+    # RQ sees it failed too (not a finished job that swallowed the error).
+    (job_id,) = FailedJobRegistry("hub", connection=Redis.from_url(redis_url)).get_job_ids()
+    job = Job.fetch(job_id, connection=Redis.from_url(redis_url))
+    assert job_id == f"deliver-{delivery.id}" and "DeliveryFailed" in job.latest_result().exc_string
 
 
 def test_410_unsubscribes(database_url, tenant):

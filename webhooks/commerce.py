@@ -9,6 +9,7 @@ from datetime import datetime
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from connectors.shopify import verify_shopify_hmac
 from connectors.wix import WixError, decode_wix_webhook
@@ -27,17 +28,35 @@ def _parse_time(value: str | None) -> datetime | None:
         return None
 
 
+def _receipt(session, tenant_id: int, platform: str, event_id: str) -> WebhookReceipt | None:
+    return session.scalar(select(WebhookReceipt).where(
+        WebhookReceipt.tenant_id == tenant_id, WebhookReceipt.platform == platform, WebhookReceipt.event_id == event_id))
+
+
+def _replayed(existing: WebhookReceipt):
+    """The platform retried (or sent twice at once): the same receipt. One still waiting for its job
+    (Redis was down when it arrived, or its job was lost) is enqueued again; the job id dedupes."""
+    if existing.status == "queued":
+        enqueue_receipt(settings(), existing.id)
+    return jsonify({"receipt_id": existing.id, "replayed": True}), 200
+
+
 def _keep(tenant_id: int, platform: str, topic: str, event_id: str, body: bytes,
           webhook_id: str | None = None, triggered_at: datetime | None = None):
     session = db()
-    existing = session.scalar(select(WebhookReceipt).where(
-        WebhookReceipt.tenant_id == tenant_id, WebhookReceipt.platform == platform, WebhookReceipt.event_id == event_id))
+    event_id = event_id[:200]
+    existing = _receipt(session, tenant_id, platform, event_id)
     if existing is not None:
-        return jsonify({"receipt_id": existing.id, "replayed": True}), 200
-    receipt = WebhookReceipt(tenant_id=tenant_id, platform=platform, topic=topic[:100], event_id=event_id[:200],
+        return _replayed(existing)
+    receipt = WebhookReceipt(tenant_id=tenant_id, platform=platform, topic=topic[:100], event_id=event_id,
                              webhook_id=(webhook_id or "")[:200] or None, triggered_at=triggered_at, body=body)
     session.add(receipt)
-    session.commit()  # kept before the platform hears 200
+    try:
+        session.commit()  # kept before the platform hears 200
+    except IntegrityError:
+        # A concurrent copy of the same event got in first: answer as its replay.
+        session.rollback()
+        return _replayed(_receipt(session, tenant_id, platform, event_id))
     enqueue_receipt(settings(), receipt.id)
     return jsonify({"receipt_id": receipt.id, "replayed": False}), 200
 

@@ -1,4 +1,5 @@
-"""Zapier REST hooks: subscribe a URL to an event, unsubscribe, list, and sample payloads."""
+"""Zapier REST hooks: subscribe a URL to an event, unsubscribe, list, sample payloads, and the
+deliveries: list them (by status), resend one, or resend every failed one of a subscription."""
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request
@@ -6,8 +7,8 @@ from sqlalchemy import select
 
 from ..auth import require_tenant
 from ..hooks.subscriptions import SubscriptionError, sample_payloads, subscribe, unsubscribe
-from ..jobs.hooks import allow_loopback
-from ..models import EVENT_NAMES, HookDelivery, HookSubscription
+from ..jobs.hooks import ResendRefused, allow_loopback, resend_deliveries
+from ..models import DELIVERY_STATUSES, EVENT_NAMES, HookDelivery, HookSubscription
 from ..web import db, json_error, settings
 
 bp = Blueprint("hooks", __name__, url_prefix="/api/v1/hooks")
@@ -60,12 +61,56 @@ def sample(event: str):
     return jsonify(sample_payloads(db(), g.tenant.id, event))
 
 
+def delivery_json(delivery: HookDelivery) -> dict:
+    return {"id": delivery.id, "subscription_id": delivery.subscription_id, "event_id": delivery.event_id,
+            "status": delivery.status, "attempts": delivery.attempts, "last_status_code": delivery.last_status_code,
+            "last_error": delivery.last_error,
+            "next_attempt_at": delivery.next_attempt_at.isoformat() if delivery.next_attempt_at else None,
+            "created_at": delivery.created_at.isoformat(), "updated_at": delivery.updated_at.isoformat(),
+            "delivered_at": delivery.delivered_at.isoformat() if delivery.delivered_at else None}
+
+
 @bp.get("/deliveries")
 @require_tenant("api")
 def deliveries():
-    recent = db().scalars(select(HookDelivery).where(HookDelivery.tenant_id == g.tenant.id)
-                          .order_by(HookDelivery.id.desc()).limit(100)).all()
-    return jsonify({"deliveries": [
-        {"id": d.id, "subscription_id": d.subscription_id, "event_id": d.event_id, "status": d.status,
-         "attempts": d.attempts, "last_status_code": d.last_status_code, "last_error": d.last_error}
-        for d in recent]})
+    """The latest deliveries (`?status=failed`, `?subscription_id=`, `?limit=` up to 1000; default 100)."""
+    query = select(HookDelivery).where(HookDelivery.tenant_id == g.tenant.id)
+    status = request.args.get("status")
+    if status is not None:
+        if status not in DELIVERY_STATUSES:
+            return json_error(400, f"status: expected one of {', '.join(DELIVERY_STATUSES)}, found {status!r}")
+        query = query.where(HookDelivery.status == status)
+    if "subscription_id" in request.args:
+        subscription_id = request.args.get("subscription_id", type=int)
+        if subscription_id is None:
+            return json_error(400, f"subscription_id: expected a number, found {request.args['subscription_id']!r}")
+        query = query.where(HookDelivery.subscription_id == subscription_id)
+    limit = min(max(request.args.get("limit", 100, type=int), 1), 1000)
+    recent = db().scalars(query.order_by(HookDelivery.id.desc()).limit(limit)).all()
+    return jsonify({"deliveries": [delivery_json(d) for d in recent]})
+
+
+def _resend(**which):
+    db().close()  # the resend writes in its own session
+    try:
+        queued = resend_deliveries(settings(), tenant_id=g.tenant.id, **which)
+    except LookupError as error:
+        return json_error(404, f"{error} for this tenant")
+    except ResendRefused as error:
+        return json_error(409, str(error))
+    return jsonify({"resent": [{"id": delivery_id, "job": outcome} for delivery_id, outcome in queued.items()],
+                    **({"subscription_id": which["subscription_id"]} if "subscription_id" in which else {})}), 202
+
+
+@bp.post("/deliveries/<int:delivery_id>/resend")
+@require_tenant("api")
+def resend_delivery(delivery_id: int):
+    """Send one failed (or still waiting) delivery again now."""
+    return _resend(delivery_ids=[delivery_id])
+
+
+@bp.post("/<int:subscription_id>/resend")
+@require_tenant("api")
+def resend_subscription(subscription_id: int):
+    """Send every failed delivery of one subscription again now."""
+    return _resend(subscription_id=subscription_id)

@@ -30,5 +30,5 @@ def main() -> None:
 
 
 # Each module adds its commands to `main` when imported.
-from . import connectors, database, demo, imports, processes, tenants  # noqa: E402,F401
+from . import connectors, database, demo, hooks, imports, processes, tenants  # noqa: E402,F401
 from .imports import run_file_import  # noqa: E402,F401

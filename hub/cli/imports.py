@@ -83,7 +83,9 @@ def retry(import_id: str) -> None:
 
 @main.command("reconcile")
 def reconcile() -> None:
-    """Enqueue accepted imports that have no live job (Redis was down, a worker died)."""
+    """Enqueue accepted imports, platform webhooks and due hook deliveries that have no live job."""
     from ..jobs.imports import reconcile_imports
+    from ..jobs.reconcile import reconcile_accepted
 
-    click.echo(json.dumps({"requeued": reconcile_imports(settings_or_exit())}))
+    settings = settings_or_exit()
+    click.echo(json.dumps({"requeued": reconcile_imports(settings), **reconcile_accepted(settings)}))

@@ -15,6 +15,7 @@ def worker(burst: bool) -> None:
     from ..db import get_engine
     from ..jobs.imports import reconcile_imports
     from ..jobs.queue import get_queue, redis_connection
+    from ..jobs.reconcile import reconcile_accepted
 
     settings = settings_or_exit()
     if settings.jobs_inline:
@@ -23,6 +24,7 @@ def worker(burst: bool) -> None:
 
     configure_logging()
     reconcile_imports(settings)
+    reconcile_accepted(settings)
     # Forked job processes must not share the parent's pooled connections.
     get_engine(settings.database_url).dispose()
     get_engine.cache_clear()

@@ -5,11 +5,13 @@ import hashlib
 import hmac
 import json
 import logging
+import random
 import time
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Event, HookDelivery, HookSubscription, utcnow
@@ -19,10 +21,21 @@ from .target_guard import TargetRefused, check_target
 
 log = logging.getLogger(__name__)
 TIMEOUT = (5, 10)  # seconds to connect, seconds to answer
+# An attempt in flight holds its delivery this long: well over TIMEOUT, so only a dead runner's expires.
+LEASE_SECONDS = 300
+JITTER = 0.2  # each wait is spread +-20%, so a subscriber that comes back is not hit by every retry at once
 
 
-class DeliveryRetry(RuntimeError):
-    """The target may answer later (5xx, 429, a timeout): let the job retry with backoff."""
+class DeliveryFailed(RuntimeError):
+    """The delivery is failed for good (retries used up, or an answer no retry can change): the job fails
+    with this, so RQ's failed registry and tools show it, and a resend or `rq requeue` sends it again."""
+
+
+def retry_delay(intervals: tuple[int, ...], attempt: int) -> float | None:
+    """Seconds to wait after failed attempt number `attempt` (1-based), or None when no retry is left."""
+    if attempt > len(intervals):
+        return None
+    return intervals[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
 
 
 def dispatch_events(session: Session, limit: int = 500) -> list[int]:
@@ -37,7 +50,8 @@ def dispatch_events(session: Session, limit: int = 500) -> list[int]:
             HookSubscription.tenant_id == event.tenant_id, HookSubscription.event == event.name,
             HookSubscription.unsubscribed_at.is_(None))).all()
         for subscription in subscriptions:
-            delivery = HookDelivery(tenant_id=event.tenant_id, subscription_id=subscription.id, event_id=event.id)
+            delivery = HookDelivery(tenant_id=event.tenant_id, subscription_id=subscription.id, event_id=event.id,
+                                    next_attempt_at=utcnow())
             session.add(delivery)
             created.append(delivery)
         event.dispatched_at = utcnow()
@@ -55,21 +69,47 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-def deliver(session: Session, delivery_id: int, secret_key: str, allow_loopback: bool, final_attempt: bool) -> Outcome:
-    """POST one event to one subscriber. Commits its own bookkeeping; raises DeliveryRetry to be retried."""
-    delivery = session.get(HookDelivery, delivery_id)
-    if delivery is None or delivery.status in ("delivered", "gone"):
+def claim(session: Session, delivery_id: int, requested_at: datetime | None = None) -> bool:
+    """Take the next attempt of a delivery, atomically: a pending one that is due, or a failed one
+    whose job was requeued (by `rq requeue` or rq-dashboard) after it failed. Copies of a job, or a
+    reconciler and a worker racing, find it taken and leave it alone."""
+    now = utcnow()
+    claimable = and_(HookDelivery.status == "pending",
+                     or_(HookDelivery.next_attempt_at.is_(None), HookDelivery.next_attempt_at <= now))
+    if requested_at is not None:
+        claimable = or_(claimable, and_(HookDelivery.status == "failed", HookDelivery.updated_at <= requested_at))
+    taken = session.execute(
+        update(HookDelivery).where(HookDelivery.id == delivery_id, claimable)
+        .values(status="pending", attempts=HookDelivery.attempts + 1, updated_at=now,
+                next_attempt_at=now + timedelta(seconds=LEASE_SECONDS))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    session.commit()
+    return taken == 1
+
+
+def deliver(session: Session, delivery_id: int, secret_key: str, allow_loopback: bool,
+            intervals: tuple[int, ...], requested_at: datetime | None = None) -> Outcome:
+    """POST one event to one subscriber, if its attempt is due. Commits its own bookkeeping.
+
+    A failure that may pass (5xx, 429, no answer) leaves the delivery pending until the next wait of
+    `intervals` has passed; once they are used up, or on an answer no retry changes, it is failed
+    with its last error, and DeliveryFailed is raised.
+    """
+    if not claim(session, delivery_id, requested_at):
+        delivery = session.get(HookDelivery, delivery_id)
         return Outcome(delivery.status if delivery else "missing")
+    delivery = session.get(HookDelivery, delivery_id)
+    session.refresh(delivery)
     subscription = session.get(HookSubscription, delivery.subscription_id)
     if subscription.unsubscribed_at is not None:
-        delivery.status, delivery.updated_at = "gone", utcnow()
+        delivery.status, delivery.updated_at, delivery.next_attempt_at = "gone", utcnow(), None
         session.commit()
         return Outcome("gone")
     event = session.get(Event, delivery.event_id)
     body = json.dumps(delivery_body(event), separators=(",", ":")).encode()
     secret = read_secret(session, delivery.tenant_id, "hooks", secret_key) or ""
     url = subscription.target_url
-    delivery.attempts += 1
     session.commit()  # the session holds no transaction across the call out
 
     timestamp = str(int(time.time()))
@@ -92,7 +132,7 @@ def deliver(session: Session, delivery_id: int, secret_key: str, allow_loopback:
     except requests.RequestException as failure:
         error, retry = f"{failure.__class__.__name__}: {failure}", True
 
-    delivery.last_status_code, delivery.updated_at = code, utcnow()
+    delivery.last_status_code, delivery.updated_at, delivery.next_attempt_at = code, utcnow(), None
     if code is not None and 200 <= code < 300:
         delivery.status, delivery.delivered_at, delivery.last_error = "delivered", utcnow(), None
     elif code == 410:
@@ -103,10 +143,25 @@ def deliver(session: Session, delivery_id: int, secret_key: str, allow_loopback:
         if code is not None:
             error, retry = f"HTTP {code}", code == 429 or code >= 500
         delivery.last_error = error
-        delivery.status = "pending" if retry and not final_attempt else "failed"
+        wait = retry_delay(intervals, delivery.attempts) if retry else None
+        if wait is None:
+            delivery.status = "failed"
+        else:
+            delivery.status, delivery.next_attempt_at = "pending", utcnow() + timedelta(seconds=wait)
     session.commit()
-    log.info("delivery %s of event %s to subscription %s: %s (%s)", delivery.id, event.id, subscription.id,
-             delivery.status, code or error)
-    if delivery.status == "pending":
-        raise DeliveryRetry(f"delivery {delivery.id}: {error}")
+    log.info("delivery %s of event %s to subscription %s: %s (%s)%s", delivery.id, event.id, subscription.id,
+             delivery.status, code or error,
+             f", next attempt at {delivery.next_attempt_at.isoformat()}" if delivery.next_attempt_at else "")
+    if delivery.status == "failed":
+        raise DeliveryFailed(f"delivery {delivery.id} failed after {delivery.attempts} attempt(s): {error}")
     return Outcome(delivery.status, code)
+
+
+def mark_for_resend(session: Session, deliveries: list[HookDelivery]) -> list[int]:
+    """Make failed (or waiting) deliveries due now; returns their ids. Their job sends each once more,
+    and a failure goes on the retry schedule where the delivery's attempts left it."""
+    now = utcnow()
+    for delivery in deliveries:
+        delivery.status, delivery.next_attempt_at, delivery.updated_at = "pending", now, now
+    session.flush()
+    return [d.id for d in deliveries]

@@ -6,6 +6,7 @@ import uuid
 from typing import BinaryIO
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..models import EtlImport, EtlImportChunk
@@ -65,8 +66,16 @@ def create_import(
         status="queued",
         context=dict(context or {}, **({"local_path": local_path} if local_path else {})),
     )
-    session.add(imp)
-    session.flush()
+    try:
+        # Two copies of one keyed input can pass the lookup above together; the unique key lets one
+        # insert, and the other answers with that one's record (the savepoint keeps the caller's work).
+        with session.begin_nested():
+            session.add(imp)
+    except IntegrityError:
+        existing = find_replay(session, tenant_id, source, dedupe_key)
+        if existing is None:
+            raise
+        return existing, False
     if payload is not None:
         imp.size_bytes = _store_chunks(session, imp.id, payload, max_bytes)
     return imp, True

@@ -4,10 +4,12 @@ from rq import cron
 from ..config import load_settings
 from .connectors import sync_due_connectors_job
 from .hooks import dispatch_job
-from .imports import reconcile_imports_job, refresh_all_io_delivery_job
+from .imports import refresh_all_io_delivery_job
+from .reconcile import reconcile_job
 
 QUEUE = load_settings().queue_name
-cron.register(reconcile_imports_job, QUEUE, interval=60, name="reconcile-imports")
+# Imports, platform webhook receipts and hook deliveries (whose retries are due through it).
+cron.register(reconcile_job, QUEUE, interval=60, name="reconcile")
 # Imports ask for a dispatch when they finish; this catches events whose request was lost.
 cron.register(dispatch_job, QUEUE, interval=30, name="dispatch-events")
 # IOs whose flight ended complete even when no import arrives.

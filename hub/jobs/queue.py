@@ -35,13 +35,14 @@ def job_is_pending(settings: Settings, job_id: str) -> bool:
     return job.get_status(refresh=False) in PENDING_STATES
 
 
-def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable, inline_raises: bool = False) -> str:
+def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable, inline_raises: bool = False,
+            rq_retries: bool = True) -> str:
     """Queue `func(*args)` once under `job_id`, or run `inline(settings, *args)` when there is no Redis.
 
     Inline, a failure is logged and kept where the work records it (the import, the delivery...), as
     a worker would, unless `inline_raises`. Returns "inline", "queued", "already-queued", or "waiting"
     when Redis is unreachable: the caller has already persisted the work, and the reconciler
-    enqueues it once Redis is back.
+    enqueues it once Redis is back. `rq_retries=False`: the job keeps its own retry schedule, not RQ's.
     """
     if settings.jobs_inline:
         try:
@@ -54,7 +55,7 @@ def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Call
     try:
         if job_is_pending(settings, job_id):
             return "already-queued"
-        retry = Retry(max=settings.job_retries, interval=list(settings.job_retry_intervals)) if settings.job_retries else None
+        retry = Retry(max=settings.job_retries, interval=list(settings.job_retry_intervals)) if settings.job_retries and rq_retries else None
         get_queue(settings).enqueue(func, *args, job_id=job_id, retry=retry, job_timeout=3600, failure_ttl=30 * 86400)
         return "queued"
     except RedisError as error:

@@ -88,5 +88,9 @@ def receipt_job(receipt_id: int) -> str:
     return execute_receipt(load_settings(), receipt_id, final_attempt=job is None or not job.should_retry)
 
 
+def receipt_job_id(receipt_id: int) -> str:
+    return f"receipt-{receipt_id}"
+
+
 def enqueue_receipt(settings: Settings, receipt_id: int) -> str:
-    return enqueue(settings, receipt_job, receipt_id, job_id=f"receipt-{receipt_id}", inline=execute_receipt)
+    return enqueue(settings, receipt_job, receipt_id, job_id=receipt_job_id(receipt_id), inline=execute_receipt)

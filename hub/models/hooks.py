@@ -31,6 +31,7 @@ class HookDelivery(Base):
     __table_args__ = (
         UniqueConstraint("subscription_id", "event_id", name="uq_hook_deliveries_subscription_event"),
         Index("ix_hook_deliveries_tenant_status", "tenant_id", "status"),
+        Index("ix_hook_deliveries_status_next_attempt", "status", "next_attempt_at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -42,6 +43,9 @@ class HookDelivery(Base):
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     last_status_code: Mapped[int | None] = mapped_column(Integer)
     last_error: Mapped[str | None] = mapped_column(Text)
+    # When a pending delivery is due (again); the reconciler enqueues it then, whoever else is alive.
+    # While an attempt is in flight it is pushed ahead by a lease, so no second runner starts it.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(Timestamp)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)

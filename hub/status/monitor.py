@@ -251,15 +251,39 @@ def webhook_deliveries(session: Session, tenants: dict[int, dict], limit: int = 
         .order_by(HookDelivery.updated_at.desc(), HookDelivery.id.desc())
         .limit(limit)
     ).all()
+    failed = session.execute(
+        select(HookDelivery, HookSubscription.event, HookSubscription.target_url)
+        .join(HookSubscription, HookSubscription.id == HookDelivery.subscription_id)
+        .where(HookDelivery.status == "failed", HookSubscription.unsubscribed_at.is_(None))
+        .order_by(HookDelivery.updated_at.desc(), HookDelivery.id.desc())
+        .limit(limit)
+    ).all()
+    failed_by_subscription = session.execute(
+        select(HookDelivery.subscription_id, HookSubscription.tenant_id, HookSubscription.event,
+               HookSubscription.target_url, func.count())
+        .join(HookSubscription, HookSubscription.id == HookDelivery.subscription_id)
+        .where(HookDelivery.status == "failed", HookSubscription.unsubscribed_at.is_(None))
+        .group_by(HookDelivery.subscription_id, HookSubscription.tenant_id, HookSubscription.event,
+                  HookSubscription.target_url)
+        .order_by(HookDelivery.subscription_id)
+    ).all()
+
+    def item(d: HookDelivery, event: str, url: str) -> dict:
+        return {"id": d.id, "subscription_id": d.subscription_id, "tenant": tenants.get(d.tenant_id, {}).get("slug"),
+                "event": event, "target": target_host(url), "status": d.status, "attempts": d.attempts,
+                "last_status_code": d.last_status_code, "last_error": error_line(d.last_error),
+                "next_attempt_at": iso(d.next_attempt_at), "updated_at": iso(d.updated_at)}
+
     return {
         "subscriptions": subscriptions,
         "by_status": by_status,
-        "recent": [
-            {"id": d.id, "tenant": tenants.get(d.tenant_id, {}).get("slug"), "event": event,
-             "target": target_host(url), "status": d.status, "attempts": d.attempts,
-             "last_status_code": d.last_status_code, "last_error": error_line(d.last_error),
-             "updated_at": iso(d.updated_at)}
-            for d, event, url in recent
+        "recent": [item(d, event, url) for d, event, url in recent],
+        # Failed for good (their retries ran out): each can be resent, or all of a subscription's at once.
+        "failed": [item(d, event, url) for d, event, url in failed],
+        "failed_by_subscription": [
+            {"subscription_id": sid, "tenant": tenants.get(tid, {}).get("slug"), "event": event,
+             "target": target_host(url), "failed": count}
+            for sid, tid, event, url, count in failed_by_subscription
         ],
     }
 

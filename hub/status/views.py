@@ -37,6 +37,7 @@ from sqlalchemy import text
 
 from ..auth import admin_token_ok, bearer_token
 from ..ingest.summary import import_summary
+from ..jobs.hooks import ResendRefused, resend_deliveries
 from ..jobs.imports import import_job_id, retry_import
 from ..jobs.queue import redis_connection
 from ..logging_setup import redact
@@ -355,6 +356,37 @@ def _retry_import(import_id: str) -> None:
            "already-queued": f"Import {import_id} is already queued.",
            "waiting": f"Import {import_id} is queued; Redis is unreachable, the reconciler will enqueue it.",
            "inline": f"Import {import_id} ran again inline."}.get(outcome, f"Import {import_id}: {outcome}"), "ok")
+
+
+@bp.post("/admin/hooks/deliveries/<int:delivery_id>/resend")
+@admin_required
+def resend_delivery(delivery_id: int):
+    _resend(f"Delivery {delivery_id}", delivery_ids=[delivery_id])
+    return redirect(url_for("status.admin_page"))
+
+
+@bp.post("/admin/hooks/<int:subscription_id>/resend")
+@admin_required
+def resend_subscription(subscription_id: int):
+    _resend(f"Subscription {subscription_id}", subscription_id=subscription_id)
+    return redirect(url_for("status.admin_page"))
+
+
+def _resend(what: str, **which) -> None:
+    """Send failed hook deliveries again; the page then shows them pending, and later their outcome."""
+    db().rollback()  # the resend writes in its own session
+    try:
+        queued = resend_deliveries(settings(), **which)
+    except (LookupError, ResendRefused) as error:
+        flash(str(error), "error")
+        return
+    log.info("admin resent hook deliveries %s", sorted(queued))
+    if not queued:
+        flash(f"{what}: no failed delivery to resend.", "error")
+    elif "waiting" in queued.values():
+        flash(f"{what}: {len(queued)} delivery(ies) due now; Redis is unreachable, the reconciler will send them.", "ok")
+    else:
+        flash(f"{what}: {len(queued)} delivery(ies) resent ({', '.join(str(d) for d in queued)}).", "ok")
 
 
 # --- JSON -----------------------------------------------------------------------------------
