@@ -8,6 +8,10 @@ Rewrites, next to this script:
     io_bookings.csv     insertion-order (IO) bookings
     hub_samples.xlsx    the same rows in two tabs: ``metrics_daily`` and ``io_bookings``
 
+Every date is an offset from an *anchor* day: metrics cover the days before it, flights sit around
+it. The committed files use the fixed anchor 2025-01-27 and 21 days; the demo calls
+``write_workbook(path, anchor=today, days=60)`` so its dashboards and pacing show live figures.
+
 Standard library + openpyxl only. All randomness comes from ``random.Random(42)``,
 and the workbook is written with fixed timestamps, so re-running produces
 byte-identical files.
@@ -39,10 +43,17 @@ IO_COLUMNS = [
     "promo_code", "vanity_url", "status", "currency",
 ]
 
-START_DAY = dt.date(2025, 1, 6)
+FIXED_ANCHOR = dt.date(2025, 1, 27)  # the committed files' "today"
 N_DAYS = 21
-DAYS = [START_DAY + dt.timedelta(days=i) for i in range(N_DAYS)]
-END_DAY = DAYS[-1]  # 2025-01-26
+
+
+def metric_days(anchor: dt.date, n_days: int) -> list[dt.date]:
+    """The n_days before the anchor (the anchor itself has no figures yet)."""
+    return [anchor - dt.timedelta(days=n_days - i) for i in range(n_days)]
+
+
+DAYS = metric_days(FIXED_ANCHOR, N_DAYS)  # 2025-01-06 .. 2025-01-26
+START_DAY, END_DAY = DAYS[0], DAYS[-1]
 
 HOSTING_SOURCES = ("buzzsprout", "simplecast", "transistor", "anchor")
 ACTIVE_STATUSES = ("draft", "scheduled", "live")
@@ -71,50 +82,74 @@ PODCASTS = {
 }
 
 # Episode ids are TEXT: leading zeros ("007", "0100") must survive ingestion.
-EPISODES = [
-    # (podcast_id, episode_id, release date)
-    ("pod-techtalk", "007", dt.date(2024, 12, 30)),
-    ("pod-techtalk", "008", dt.date(2025, 1, 6)),
-    ("pod-techtalk", "009", dt.date(2025, 1, 13)),
-    ("pod-techtalk", "010", dt.date(2025, 1, 20)),
-    ("pod-morningrun", "ep-0041", dt.date(2025, 1, 1)),
-    ("pod-morningrun", "ep-0042", dt.date(2025, 1, 8)),
-    ("pod-morningrun", "ep-0043", dt.date(2025, 1, 15)),
-    ("pod-morningrun", "ep-0044", dt.date(2025, 1, 22)),
-    ("pod-truecrime", "0099", dt.date(2025, 1, 2)),
-    ("pod-truecrime", "0100", dt.date(2025, 1, 9)),
-    ("pod-truecrime", "0101", dt.date(2025, 1, 16)),
+EPISODE_OFFSETS = [
+    # (podcast_id, episode_id, release day as days from the anchor)
+    ("pod-techtalk", "007", -28),
+    ("pod-techtalk", "008", -21),
+    ("pod-techtalk", "009", -14),
+    ("pod-techtalk", "010", -7),
+    ("pod-morningrun", "ep-0041", -26),
+    ("pod-morningrun", "ep-0042", -19),
+    ("pod-morningrun", "ep-0043", -12),
+    ("pod-morningrun", "ep-0044", -5),
+    ("pod-truecrime", "0099", -25),
+    ("pod-truecrime", "0100", -18),
+    ("pod-truecrime", "0101", -11),
+    # The back catalogue: only in longer windows (an episode is in the data when it was released
+    # within the window or the week before it), so the 21-day files stay as they were.
+    *(("pod-techtalk", f"{n:03d}", -28 - 7 * (7 - n)) for n in range(6, 1, -1)),
+    *(("pod-morningrun", f"ep-{n:04d}", -26 - 7 * (41 - n)) for n in range(40, 35, -1)),
+    *(("pod-truecrime", f"{n:04d}", -25 - 7 * (99 - n)) for n in range(98, 93, -1)),
 ]
-EPISODE_PODCAST = {ep: pod for pod, ep, _ in EPISODES}
+
+
+def episodes(anchor: dt.date, n_days: int) -> list[tuple[str, str, dt.date]]:
+    """(podcast_id, episode_id, release date) of the episodes a window of n_days before the anchor shows."""
+    return [(pod, ep, anchor + dt.timedelta(days=offset)) for pod, ep, offset in EPISODE_OFFSETS
+            if offset >= -(n_days + 7)]
+
+
+EPISODES = episodes(FIXED_ANCHOR, N_DAYS)
+EPISODE_PODCAST = {ep: pod for pod, ep, _ in EPISODE_OFFSETS}
 EPISODE_RELEASE = {ep: rel for _, ep, rel in EPISODES}
 
 # Insertion orders. Numbers (impressions, CPM) are drawn from the RNG; the rest is
 # hand-picked so every status appears and flights sit in/around the metrics window.
 # The completed IO-2025-001 and the live IO-2025-004 share TECHTALK20 on purpose:
 # promo codes only need to be unique among draft/scheduled/live IOs.
-IO_SPECS = [
-    # io_id, campaign_id, ad_unit_id, episode_id, flight_start, flight_end, promo_code, vanity_url, status, currency
-    ("IO-2025-001", "camp-acme-q1", "preroll-30", "007", "2024-12-30", "2025-01-12",
+IO_OFFSETS = [
+    # io_id, campaign_id, ad_unit_id, episode_id, flight start and end as days from the anchor,
+    # promo_code, vanity_url, status, currency
+    ("IO-2025-001", "camp-acme-q1", "preroll-30", "007", -28, -15,
      "TECHTALK20", "https://acme.example/techtalk", "completed", "USD"),
-    ("IO-2025-002", "camp-acme-q1", "midroll-60", "008", "2025-01-06", "2025-01-19",
+    ("IO-2025-002", "camp-acme-q1", "midroll-60", "008", -21, -8,
      "ACMEDEV", "https://acme.example/dev", "completed", "USD"),
-    ("IO-2025-003", "camp-stride-jan", "preroll-30", "ep-0042", "2025-01-08", "2025-01-31",
+    ("IO-2025-003", "camp-stride-jan", "preroll-30", "ep-0042", -19, 4,
      "RUN15", "https://stride.example/run", "live", "USD"),
-    ("IO-2025-004", "camp-acme-q1", "midroll-60", "009", "2025-01-13", "2025-02-09",
+    ("IO-2025-004", "camp-acme-q1", "midroll-60", "009", -14, 13,
      "TECHTALK20", "https://acme.example/techtalk", "live", "USD"),
-    ("IO-2025-005", "camp-sleuth-q1", "midroll-60", "0100", "2025-01-09", "2025-02-05",
+    ("IO-2025-005", "camp-sleuth-q1", "midroll-60", "0100", -18, 9,
      "SLEUTH10", "https://sleuthbox.example/truecrime", "live", "USD"),
-    ("IO-2025-006", "camp-velo-eu", "postroll-15", "ep-0043", "2025-01-15", "2025-02-14",
+    ("IO-2025-006", "camp-velo-eu", "postroll-15", "ep-0043", -12, 18,
      "VELO25", "https://velo.example/morningrun", "live", "EUR"),
-    ("IO-2025-007", "camp-sleuth-q1", "preroll-30", "0101", "2025-01-27", "2025-02-23",
+    ("IO-2025-007", "camp-sleuth-q1", "preroll-30", "0101", 0, 27,
      "SLEUTH15", "https://sleuthbox.example/s2", "scheduled", "USD"),
-    ("IO-2025-008", "camp-acme-q2", "postroll-15", "010", "2025-02-03", "2025-03-02",
+    ("IO-2025-008", "camp-acme-q2", "postroll-15", "010", 7, 34,
      "ACME30", "https://www.example.com/acme-q2", "draft", "USD"),
-    ("IO-2025-009", "camp-stride-jan", "postroll-15", "ep-0041", "2025-01-01", "2025-01-14",
+    ("IO-2025-009", "camp-stride-jan", "postroll-15", "ep-0041", -26, -13,
      "STRIDE5", "https://stride.example/early", "cancelled", "USD"),
-    ("IO-2025-010", "camp-nightowl-q1", "midroll-60", "0099", "2025-01-02", "2025-01-20",
+    ("IO-2025-010", "camp-nightowl-q1", "midroll-60", "0099", -25, -7,
      "NIGHTOWL", "https://nightowl.example/listen", "completed", "USD"),
 ]
+
+
+def io_specs(anchor: dt.date) -> list[tuple]:
+    """IO_OFFSETS with ISO flight dates around the anchor."""
+    return [(*spec[:4], (anchor + dt.timedelta(days=spec[4])).isoformat(),
+             (anchor + dt.timedelta(days=spec[5])).isoformat(), *spec[6:]) for spec in IO_OFFSETS]
+
+
+IO_SPECS = io_specs(FIXED_ANCHOR)
 
 # Average order values (cents) for Shopify promo-code orders.
 ORDER_VALUES_CENTS = (1999, 2499, 3499, 4999, 7999)
@@ -125,17 +160,18 @@ def _decay(days_since_release: int) -> float:
     return 0.82 * math.exp(-days_since_release / 2.6) + 0.18 * math.exp(-days_since_release / 40.0)
 
 
-def build_metrics(rng: random.Random) -> list[dict]:
+def build_metrics(rng: random.Random, anchor: dt.date = FIXED_ANCHOR, n_days: int = N_DAYS) -> list[dict]:
     rows: list[dict] = []
     # Shopify rows: one per (day, episode) while a promo-code IO is in flight on that episode.
     promo_flights = [
         (spec[3], dt.date.fromisoformat(spec[4]), dt.date.fromisoformat(spec[5]))
-        for spec in IO_SPECS
+        for spec in io_specs(anchor)
         if spec[6] and spec[8] in ("live", "completed")
     ]
-    for day in DAYS:
+    shown = episodes(anchor, n_days)
+    for day in metric_days(anchor, n_days):
         weekday_factor = (1.08, 1.05, 1.0, 0.98, 0.94, 0.82, 0.86)[day.weekday()]
-        for podcast_id, episode_id, release in EPISODES:
+        for podcast_id, episode_id, release in shown:
             if day < release:
                 continue
             cfg = PODCASTS[podcast_id]
@@ -178,10 +214,10 @@ def build_metrics(rng: random.Random) -> list[dict]:
     return rows
 
 
-def build_bookings(rng: random.Random) -> list[dict]:
+def build_bookings(rng: random.Random, anchor: dt.date = FIXED_ANCHOR) -> list[dict]:
     rows = []
     for (io_id, campaign_id, ad_unit_id, episode_id, start, end,
-         promo, vanity, status, currency) in IO_SPECS:
+         promo, vanity, status, currency) in io_specs(anchor):
         rows.append({
             "io_id": io_id,
             "campaign_id": campaign_id,
@@ -237,7 +273,7 @@ NUMBER_FORMATS = {
     "booked_cpm_cents": "0",
 }
 
-FIXED_TIMESTAMP = dt.datetime(2025, 1, 27, 0, 0, 0)
+FIXED_TIMESTAMP = dt.datetime.combine(FIXED_ANCHOR, dt.time())
 
 
 def _fill_sheet(ws, columns: list[str], rows: list[dict]) -> None:
@@ -255,20 +291,20 @@ def _fill_sheet(ws, columns: list[str], rows: list[dict]) -> None:
     ws.freeze_panes = "A2"
 
 
-def write_xlsx(path: Path, metrics: list[dict], bookings: list[dict]) -> None:
+def write_xlsx(path: Path, metrics: list[dict], bookings: list[dict], stamped: dt.datetime = FIXED_TIMESTAMP) -> None:
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.title = "metrics_daily"
     _fill_sheet(ws, METRICS_COLUMNS, metrics)
     _fill_sheet(wb.create_sheet("io_bookings"), IO_COLUMNS, bookings)
     wb.properties.creator = "samples/make_samples.py"
-    wb.properties.created = FIXED_TIMESTAMP
+    wb.properties.created = stamped
 
     buf = io.BytesIO()
     wb.save(buf)
     # openpyxl stamps "modified" with now() and zip entries with the current time;
     # re-pack with fixed values so regenerating gives byte-identical output.
-    stamp = FIXED_TIMESTAMP.strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = stamped.strftime("%Y-%m-%dT%H:%M:%SZ")
     with zipfile.ZipFile(io.BytesIO(buf.getvalue())) as src, \
             zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as dst:
         for info in src.infolist():
@@ -276,7 +312,7 @@ def write_xlsx(path: Path, metrics: list[dict], bookings: list[dict]) -> None:
             if info.filename == "docProps/core.xml":
                 data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
                               rb"\g<1>" + stamp.encode() + rb"\g<2>", data)
-            out = zipfile.ZipInfo(info.filename, date_time=FIXED_TIMESTAMP.timetuple()[:6])
+            out = zipfile.ZipInfo(info.filename, date_time=stamped.timetuple()[:6])
             out.compress_type = zipfile.ZIP_DEFLATED
             out.external_attr = 0o644 << 16
             dst.writestr(out, data)
@@ -350,6 +386,15 @@ def check(out_dir: Path = OUT_DIR) -> tuple[int, int]:
                 else:
                     assert isinstance(value, (int, float)) and not isinstance(value, bool)
                     assert math.isclose(value, float(crow[column])), (column, value, crow[column])
+    return len(metrics), len(bookings)
+
+
+def write_workbook(path: Path, anchor: dt.date, n_days: int = 60) -> tuple[int, int]:
+    """The sample workbook as of `anchor` (the demo's today): n_days of metrics before it, flights around it."""
+    rng = random.Random(42)
+    metrics = build_metrics(rng, anchor, n_days)
+    bookings = build_bookings(rng, anchor)
+    write_xlsx(Path(path), metrics, bookings, stamped=dt.datetime.combine(anchor, dt.time()))
     return len(metrics), len(bookings)
 
 

@@ -6,6 +6,7 @@ from sqlalchemy import select
 
 from ..auth import require_tenant
 from ..jobs.hooks import enqueue_dispatch
+from ..jobs.writeback import enqueue_mirror
 from ..models import DEAL_STAGES, Campaign
 from ..web import db, json_error, settings
 from ..workflows.deals import StageRefused, deal_json, move_stage, switched_off
@@ -53,4 +54,5 @@ def change_stage(campaign_id: str):
     session.commit()  # the stage and its deal.stage_changed event, together
     if changed:
         enqueue_dispatch(settings())
+        enqueue_mirror(settings(), g.tenant.id, "deals")  # the deals tab shows the new stage
     return jsonify(deal_json(session, campaign))

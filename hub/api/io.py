@@ -9,10 +9,11 @@ from sqlalchemy import select
 
 from ..auth import require_tenant
 from ..ingest.intake import create_import
+from ..jobs.writeback import enqueue_mirror
 from ..ingest.pipeline import run_import
 from ..ingest.summary import import_summary
 from ..models import IoBooking, utcnow
-from ..web import behind_flag, db, json_error
+from ..web import behind_flag, db, json_error, settings
 from ..workflows.io_export import insertion_order_xlsx
 from ..workflows.io_summary import io_summary
 
@@ -43,6 +44,8 @@ def create():
         summary = import_summary(session, imp)
         reasons = [e["message"] for e in summary["row_errors"]] or [imp.error]
         return json_error(422, "; ".join(str(r) for r in reasons), import_id=imp.id)
+    if imp.rows_updated:
+        enqueue_mirror(settings(), g.tenant.id, "io_bookings")  # the IO's sheet row shows its new status
     found = _find(str(body.get("io_id", "")).strip())
     return jsonify(io_summary(session, found, utcnow().date())), 201
 

@@ -42,9 +42,12 @@ def check_deals(session: Session, tenant_id: int, numbered: list[tuple[int, dict
     Locks the batch's stored campaigns (PostgreSQL) until the batch commits, so the move checked
     here is the move `write_deals` makes.
     """
+    from ..sheets import mirror
     from .validate import RowError  # validate imports tables, which imports this module
 
     stored = lock_campaigns(session, tenant_id, [record["campaign_id"] for _, record in numbered])
+    # A sheet row still showing the stage it last had keeps the hub's (moved through the API meanwhile).
+    mirror.keep_hub_values(session, tenant_id, "deals", numbered, memo)
     refusals = {}
     for number, record in numbered:
         campaign = stored.get(record["campaign_id"])
@@ -89,6 +92,12 @@ def write_deals(session: Session, tenant_id: int, import_id: str, records: list[
     return outcomes
 
 
+def remember_deal_stages(session: Session, tenant_id: int, records: list[dict], outcomes: list[str], memo: dict) -> None:
+    from ..sheets import mirror
+
+    mirror.remember_received(session, tenant_id, "deals", records, memo)
+
+
 DEALS = TableSpec(
     name="deals",
     table=Campaign.__table__,
@@ -103,6 +112,7 @@ DEALS = TableSpec(
     created_at="created_at",
     writer=write_deals,
     check=check_deals,
+    after_write=remember_deal_stages,
 )
 
 TABLES.setdefault(DEALS.name, DEALS)

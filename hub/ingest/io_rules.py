@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import ACTIVE_IO_STATUSES, IoBooking
+from ..sheets import mirror
 from ..workflows import io_lifecycle
 from .validate import RowError
 
@@ -40,6 +41,8 @@ def promo_clashes(session: Session, tenant_id: int, batch: list[tuple[int, dict]
 
 def check_ios(session: Session, tenant_id: int, numbered: list[tuple[int, dict]], memo: dict) -> dict[int, RowError]:
     """Rows refused for a promo-code clash or a status move; remembers each IO's status before the write."""
+    # First: a sheet row still showing the status it last had keeps the hub's (no move, no clash).
+    mirror.keep_hub_values(session, tenant_id, "io_bookings", numbered, memo)
     refusals = promo_clashes(session, tenant_id, numbered)
     memo["statuses"] = io_lifecycle.current_statuses(session, tenant_id, [r["io_id"] for _, r in numbered])
     for number, record in numbered:
@@ -50,6 +53,7 @@ def check_ios(session: Session, tenant_id: int, numbered: list[tuple[int, dict]]
 
 
 def record_io_moves(session: Session, tenant_id: int, records: list[dict], outcomes: list[str], memo: dict) -> None:
+    mirror.remember_received(session, tenant_id, "io_bookings", records, memo)
     statuses = memo.get("statuses", {})
     io_lifecycle.record_moves(session, tenant_id, [
         (r["io_id"], statuses.get(r["io_id"]), r["status"])

@@ -182,7 +182,7 @@ def _validate_batch(header: Header, state: _InputState, batch) -> tuple[list, li
 def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, good, refused, track) -> None:
     """One transaction: the batch's rows, its row errors and the import's counters, together."""
     # What a table's rules learn before the write (e.g. an IO's status before it moves), for after it.
-    memo: dict = {}
+    memo: dict = {"source": imp.source}
     if spec.check is not None and good:
         checked = spec.check(session, imp.tenant_id, [(number, record) for number, record, _ in good], memo)
         if checked:
@@ -210,7 +210,9 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
     imp.updated_at = utcnow()
     if track and imp.rows_total <= MAX_TRACKED_ROWS:
         tracked = dict(imp.row_outcomes or {})
-        tracked.update({str(number): outcome for (number, _, _), outcome in zip(good, outcomes)})
+        notes = memo.get("notes", {})  # e.g. why a sheet row's stale status was kept as the hub's
+        tracked.update({str(number): f"{outcome} ({notes[number]})" if number in notes else outcome
+                        for (number, _, _), outcome in zip(good, outcomes)})
         tracked.update({str(errors[0].row_number): "error: " + "; ".join(str(e) for e in errors) for _, errors in refused})
         imp.row_outcomes = tracked
     session.commit()

@@ -16,7 +16,8 @@ from ..models import EtlImport, Tenant, utcnow
 from ..workflows import io_lifecycle
 from .queue import enqueue, job_is_pending
 from .hooks import enqueue_dispatch
-from .writeback import enqueue_results, enqueue_write_back
+from ..sheets.mirror import OWNED as MIRRORED_TABLES
+from .writeback import enqueue_mirror, enqueue_results, enqueue_write_back
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +27,11 @@ def refresh_io_delivery(settings: Settings, tenant_id: int) -> list[str]:
     try:
         completed = io_lifecycle.refresh_delivery(session, tenant_id, utcnow().date())
         session.commit()
-        return completed
     finally:
         session.close()
+    if completed:
+        enqueue_mirror(settings, tenant_id, "io_bookings")  # the sheet's status cells say completed too
+    return completed
 
 
 def refresh_all_io_delivery_job() -> dict:
@@ -56,11 +59,14 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
     try:
         imp = run_import(session, import_id, batch_rows=settings.import_batch_rows)
         source, status, table, tenant_id = imp.source, imp.status, imp.table_name, imp.tenant_id
+        updated = imp.rows_updated
         session.close()
         if table == "metrics_daily" and settings.flags.io_bookings:
             refresh_io_delivery(settings, tenant_id)  # new downloads may complete IOs
         if source == "sheets":
             enqueue_write_back(settings, import_id)
+        elif table in MIRRORED_TABLES and updated:
+            enqueue_mirror(settings, tenant_id, table)  # a file or zap changed what a sheet shows
         enqueue_dispatch(settings)  # its etl.* events go out to subscribers
         return {"import_id": import_id, "status": status}
     except Exception as error:

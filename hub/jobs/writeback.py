@@ -6,6 +6,7 @@ import logging
 from ..config import Settings, load_settings
 from ..db import make_session_factory
 from ..models import FINISHED_STATUSES, EtlImport, utcnow
+from ..sheets.mirror import mirror_to_sheet
 from ..sheets.results import write_results
 from ..sheets.targets import target_for
 from ..sheets.writeback import write_back
@@ -26,11 +27,13 @@ def execute_write_back(settings: Settings, import_id: str) -> dict:
             raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
         result = write_back(session, target_for(settings), imp)
         tenant_id = imp.tenant_id
+        session.commit()  # what the sheet's cells now hold (hub/sheets/mirror.py)
     finally:
         session.close()
     # One queued refresh serves every push that lands before it runs: 50 pushes, not 50 rewrites.
     enqueue_results(settings, tenant_id)
-    return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched}
+    return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched,
+            "mirrored": result.mirrored}
 
 
 def write_back_job(import_id: str) -> dict:
@@ -57,3 +60,23 @@ def results_job(tenant_id: int) -> int | None:
 def enqueue_results(settings: Settings, tenant_id: int) -> str:
     """Refresh the tenant's hub_results tab soon (after syncs and orders change what it shows)."""
     return enqueue(settings, results_job, tenant_id, job_id=f"results-{tenant_id}", inline=execute_results)
+
+
+def execute_mirror(settings: Settings, tenant_id: int, table: str) -> int | None:
+    """Put the hub's values (IO statuses, deal stages) into the tenant's sheet cells that still show the old ones."""
+    session = make_session_factory(settings.database_url)()
+    try:
+        written = mirror_to_sheet(session, target_for(settings), tenant_id, table)
+        session.commit()
+        return written
+    finally:
+        session.close()
+
+
+def mirror_job(tenant_id: int, table: str) -> int | None:
+    return execute_mirror(load_settings(), tenant_id, table)
+
+
+def enqueue_mirror(settings: Settings, tenant_id: int, table: str) -> str:
+    """After the hub changed values a sheet holds (the lifecycle completed IOs, the API moved a deal)."""
+    return enqueue(settings, mirror_job, tenant_id, table, job_id=f"mirror-{tenant_id}-{table}", inline=execute_mirror)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..ingest.tables import TABLES
 from ..ingest.validate import normalize_header
 from ..models import EtlImport, EtlImportChunk
+from . import mirror
 from .targets import SheetTarget
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ class WriteBackResult:
     written: int = 0
     moved: int = 0       # found by key at another row than the one pushed
     unmatched: int = 0   # deleted or rekeyed since the push: left alone
+    mirrored: int = 0    # cells given the hub's value (hub/sheets/mirror.py)
 
 
 def status_text(outcome: str) -> str:
@@ -100,7 +102,13 @@ def write_back(session: Session, target: SheetTarget, imp: EtlImport, now: datet
         cells.append((target_row, columns[STATUS_COLUMN], status_text(outcome)))
         cells.append((target_row, columns[SYNCED_COLUMN], stamp))
         result.written += 1
+    # In the same batch: the hub's own values (an IO the lifecycle completed) into cells still showing the old one.
+    mirrored, kept = mirror.mirror_cells(session, imp.tenant_id, imp.table_name, sheet)
+    cells.extend(mirrored)
     target.write_cells(spreadsheet_id, tab, cells)
-    log.info("write-back of import %s: %d rows written, %d moved, %d unmatched",
-             imp.id, result.written, result.moved, result.unmatched)
+    if kept:
+        mirror.remember(session, imp.tenant_id, mirror.OWNED[imp.table_name], kept, "written")
+    result.mirrored = len(mirrored)
+    log.info("write-back of import %s: %d rows written, %d moved, %d unmatched, %d hub values mirrored",
+             imp.id, result.written, result.moved, result.unmatched, result.mirrored)
     return result
