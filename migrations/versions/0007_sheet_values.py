@@ -1,14 +1,14 @@
 """sheet_values: the value each sheet row last held in a hub-owned column (IO status, deal stage).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0009
 Create Date: 2026-12-05 12:00:00
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
