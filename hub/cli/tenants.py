@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from . import main, settings_or_exit
+from .secret_input import STDIN, read_secret, refuse_argv_secret
 
 
 @main.group()
@@ -35,15 +35,20 @@ def tenant_create(slug: str, name: str | None) -> None:
 @tenant.command("set-secret")
 @click.argument("slug")
 @click.argument("source")
-@click.argument("value")
+@click.argument("value", required=False, default=STDIN)
 def tenant_set_secret(slug: str, source: str, value: str) -> None:
-    """Store a secret a platform gave us (shopify, wix, ...). VALUE '-' reads it from standard input."""
+    """Store a secret a platform gave us (shopify, wix, ...), read from standard input or a hidden prompt.
+
+    echo "$SHOPIFY_SECRET" | python -m hub tenant set-secret acme shopify -
+    """
     from ..db import session_scope
     from ..tenants import TenantError, set_secret, tenant_by_slug
 
+    if value != STDIN:
+        refuse_argv_secret("the secret", f"echo \"$SECRET\" | python -m hub tenant set-secret {slug} {source} -"
+                                         f"  (or leave it out to be asked for it)")
     settings = settings_or_exit()
-    if value == "-":
-        value = sys.stdin.read().strip()
+    value = read_secret(f"{source} secret for {slug}", whole_input=True)
     try:
         with session_scope(settings.database_url) as session:
             found = tenant_by_slug(session, slug)
