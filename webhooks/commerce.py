@@ -18,6 +18,7 @@ from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings, webhook_body
 
 from .decoys import decoy_hmac_secret, decoy_public_key_pem
+from .shopify_checks import shopify_body_refusal
 
 bp = Blueprint("commerce_webhooks", __name__, url_prefix="/webhooks")
 
@@ -58,6 +59,8 @@ def shopify(tenant_slug: str):
     event_id = request.headers.get("X-Shopify-Event-Id") or request.headers.get("X-Shopify-Webhook-Id")
     if not topic or not event_id:
         return json_error(400, "missing X-Shopify-Topic or X-Shopify-Event-Id header")
+    if refusal := shopify_body_refusal(tenant, topic, body):
+        return refusal
     # One Shopify event can arrive under several topics with the same event id: the topic is part of the key.
     return _keep(tenant.id, "shopify", topic, f"{topic}:{event_id}", body,
                  webhook_id=request.headers.get("X-Shopify-Webhook-Id"),

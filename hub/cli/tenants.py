@@ -60,6 +60,25 @@ def tenant_set_secret(slug: str, source: str, value: str) -> None:
     click.echo(f"stored {source} secret for {slug}")
 
 
+@tenant.command("set-shop")
+@click.argument("slug")
+@click.argument("shop_domain")
+def tenant_set_shop(slug: str, shop_domain: str) -> None:
+    """Accept Shopify webhooks for SLUG only from SHOP_DOMAIN (e.g. acme.myshopify.com); '-' clears it."""
+    from ..db import session_scope
+    from ..tenants import tenant_by_slug
+
+    domain = shop_domain.strip().lower().removeprefix("https://").strip("/")
+    if domain != "-" and ("." not in domain or "/" in domain):
+        raise click.ClickException(f"shop domain: expected a host such as acme.myshopify.com, found {shop_domain!r}")
+    with session_scope(settings_or_exit().database_url) as session:
+        found = tenant_by_slug(session, slug)
+        if found is None:
+            raise click.ClickException(f"no tenant {slug!r}")
+        found.shopify_shop_domain = None if domain == "-" else domain
+    click.echo(f"shopify webhooks for {slug}: " + ("from any shop signed with its secret" if domain == "-" else f"only from {domain}"))
+
+
 @tenant.command("list")
 def tenant_list() -> None:
     from sqlalchemy import select

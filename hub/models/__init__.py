@@ -7,11 +7,11 @@ from .hooks import DELIVERY_STATUSES, HookDelivery, HookSubscription
 from .imports import FINISHED_STATUSES, IMPORT_STATUSES, EtlImport, EtlImportChunk, EtlRowError
 from .metrics import MetricsDaily
 from .receipts import ConnectorState, WebhookReceipt
-from .tenancy import Tenant, TenantSecret
+from .tenancy import AdminSession, Tenant, TenantSecret
 
 __all__ = [
     "ACTIVE_IO_STATUSES", "AdUnit", "DELIVERY_STATUSES", "HookDelivery", "HookSubscription", "AttributionEvent", "Base", "Campaign", "DEAL_STAGES", "EVENT_NAMES",
     "Episode", "EtlImport", "EtlImportChunk", "EtlRowError", "Event", "FINISHED_STATUSES", "IMPORT_STATUSES",
     "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "utcnow",
-    "ConnectorState", "WebhookReceipt",
+    "ConnectorState", "WebhookReceipt", "AdminSession",
 ]
