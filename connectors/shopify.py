@@ -110,8 +110,10 @@ def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: da
     """A Shopify order object (webhook orders/create|updated|paid|cancelled, or one item of
     GET /admin/api/2024-10/orders.json) -> Order.
 
-    `topic` is X-Shopify-Topic (orders/cancelled marks the order cancelled even if the body lags);
-    `triggered_at` is X-Shopify-Triggered-At: used as version_at when newer than updated_at."""
+    Only the signed body decides what the order is: the unsigned X-Shopify-Topic and
+    X-Shopify-Triggered-At headers could be replayed with any value over a captured body (issue 15).
+    `topic` is accepted for callers and ignored; `triggered_at` is a time taken from a signed body
+    (a refund's processed_at), used as version_at when newer than the order's updated_at."""
     order = _unwrap(payload, "order")
     if order.get("id") in (None, ""):
         raise ShopifyPayloadError("order has no id")
@@ -120,7 +122,7 @@ def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: da
     # created_at: when the order was placed (ISO 8601 with the shop's offset).
     occurred_at = _field_datetime(order, "created_at")
 
-    # updated_at is Shopify's "as of"; a delivery's X-Shopify-Triggered-At wins when newer.
+    # updated_at is Shopify's "as of"; a signed refund's processed_at wins when newer.
     version_at = _field_datetime(order, "updated_at") if order.get("updated_at") else None
     if triggered_at is not None:
         try:
@@ -168,9 +170,9 @@ def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: da
         total_cents = 0
     total_cents = max(total_cents, 0)
 
-    # cancelled_at not null, financial_status "voided" (authorisation voided, no money taken),
-    # or the orders/cancelled topic -> cancelled.
-    cancelled = bool(order.get("cancelled_at")) or financial_status == "voided" or topic == "orders/cancelled"
+    # cancelled_at not null or financial_status "voided" (authorisation voided, no money taken)
+    # -> cancelled. Never the topic header: it is not signed.
+    cancelled = bool(order.get("cancelled_at")) or financial_status == "voided"
 
     # discount_codes: [{code, amount, type}]; older payloads omit "type". Keep each code once.
     codes: list[str] = []
@@ -200,6 +202,26 @@ def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: da
         version_at=version_at,
         payload=order,
     )
+
+
+ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
+
+
+def topic_mismatch(topic: str, payload) -> str | None:
+    """Why the X-Shopify-Topic header does not fit the signed body, or None when it does.
+
+    The header is not signed, so it may only choose among readings the body itself supports."""
+    if topic in ORDER_TOPICS:
+        order = _unwrap(payload, "order") if isinstance(payload, dict) else None
+        if not isinstance(order, dict) or "order_id" in order or "total_price" not in order:
+            return f"X-Shopify-Topic is {topic} but the body is not an order (expected total_price and no order_id)"
+        if topic == "orders/cancelled" and not order.get("cancelled_at"):
+            return "X-Shopify-Topic is orders/cancelled but the body's cancelled_at is null"
+    elif topic == "refunds/create":
+        refund = _unwrap(payload, "refund") if isinstance(payload, dict) else None
+        if not isinstance(refund, dict) or refund.get("order_id") in (None, "") or "total_price" in refund:
+            return "X-Shopify-Topic is refunds/create but the body is not a refund (expected order_id and no total_price)"
+    return None
 
 
 def refund_from_shopify(payload: dict) -> tuple[str, int, datetime]:

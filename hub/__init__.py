@@ -24,12 +24,14 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = max(settings.max_upload_bytes, settings.max_webhook_bytes)
     app.extensions["hub.sessions"] = make_session_factory(settings.database_url)
 
-    from . import web
+    from . import request_limits, web
     from .api import connectors, dashboards, deals, etl, hooks, io, match
+    from .status import admin_guard
     from .status import views as status
     from webhooks import commerce, sheets, zapier
 
     web.init_app(app)
+    request_limits.init_app(app)
     app.register_blueprint(etl.bp)
     app.register_blueprint(hooks.bp)
     app.register_blueprint(io.bp)
@@ -38,6 +40,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(match.bp)
     app.register_blueprint(dashboards.bp)
     app.register_blueprint(status.bp)
+    admin_guard.init_app(app)
     app.register_blueprint(sheets.bp)
     app.register_blueprint(zapier.bp)
     app.register_blueprint(commerce.bp)

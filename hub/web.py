@@ -55,7 +55,7 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(RequestEntityTooLarge)
     def too_large(_error):
-        limit = app.config.get("MAX_CONTENT_LENGTH")
+        limit = getattr(request, "body_limit", None) or app.config.get("MAX_CONTENT_LENGTH")  # hub/request_limits.py
         return json_error(413, f"request body is larger than the limit of {limit} bytes; nothing was stored")
 
     @app.errorhandler(HTTPException)

@@ -92,8 +92,8 @@ def test_tenant_cli_issues_secrets_and_stores_them_safely(empty_url):
     assert out["tenant"]["slug"] == "acme" and out["tenant"]["name"] == "Acme Audio"
     assert {"api", "sheets", "zapier"} <= set(out["secrets"])
 
-    assert hub(empty_url, "tenant", "set-secret", "acme", "shopify", "shpss_abc123").returncode == 0
-    refused = hub(empty_url, "tenant", "set-secret", "acme", "myspace", "x")
+    assert hub(empty_url, "tenant", "set-secret", "acme", "shopify", "-", stdin="shpss_abc123\n").returncode == 0
+    refused = hub(empty_url, "tenant", "set-secret", "acme", "myspace", stdin="x\n")
     assert refused.returncode != 0 and "expected one of" in refused.stderr
     assert "already exists" in hub(empty_url, "tenant", "create", "acme").stderr
     assert "lowercase letters" in hub(empty_url, "tenant", "create", "Bad Slug").stderr

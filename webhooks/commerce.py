@@ -18,6 +18,9 @@ from hub.models import WebhookReceipt
 from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings, webhook_body
 
+from .decoys import decoy_hmac_secret, decoy_public_key_pem
+from .shopify_checks import shopify_body_refusal
+
 bp = Blueprint("commerce_webhooks", __name__, url_prefix="/webhooks")
 
 
@@ -67,16 +70,16 @@ def shopify(tenant_slug: str):
     if refused is not None:
         return refused
     tenant, secret = tenant_with_secret(db(), tenant_slug, "shopify", settings().secret_key)
-    if secret is None:
-        return json_error(401, f"no shopify secret for tenant {tenant_slug!r}: "
-                               "run 'python -m hub tenant set-secret <tenant> shopify <app secret>'")
-    # Verified over the raw bytes before anything parses them.
-    if not verify_shopify_hmac(secret, body, request.headers.get("X-Shopify-Hmac-Sha256")):
+    # Verified over the raw bytes before anything parses them; an unknown tenant fails the same way.
+    if not verify_shopify_hmac(secret or decoy_hmac_secret(), body, request.headers.get("X-Shopify-Hmac-Sha256")) \
+            or tenant is None:
         return json_error(401, "X-Shopify-Hmac-Sha256 is missing or does not match the body")
     topic = request.headers.get("X-Shopify-Topic", "")
     event_id = request.headers.get("X-Shopify-Event-Id") or request.headers.get("X-Shopify-Webhook-Id")
     if not topic or not event_id:
         return json_error(400, "missing X-Shopify-Topic or X-Shopify-Event-Id header")
+    if refusal := shopify_body_refusal(tenant, topic, body):
+        return refusal
     # One Shopify event can arrive under several topics with the same event id: the topic is part of the key.
     return _keep(tenant.id, "shopify", topic, f"{topic}:{event_id}", body,
                  webhook_id=request.headers.get("X-Shopify-Webhook-Id"),
@@ -89,11 +92,11 @@ def wix(tenant_slug: str):
     if refused is not None:
         return refused
     tenant, public_key = tenant_with_secret(db(), tenant_slug, "wix", settings().secret_key)
-    if public_key is None:
-        return json_error(401, f"no wix public key for tenant {tenant_slug!r}: "
-                               "run 'python -m hub tenant set-secret <tenant> wix - < public_key.pem'")
     try:
-        event = decode_wix_webhook(body, public_key)
+        # An unknown tenant is checked against a key nobody holds: the same refusal as a wrong signature.
+        event = decode_wix_webhook(body, public_key or decoy_public_key_pem())
     except WixError as error:
         return json_error(401, str(error))
+    if tenant is None:  # unreachable unless someone signs with the decoy's private key, which is never kept
+        return json_error(401, "JWT signature does not verify with the Wix public key")
     return _keep(tenant.id, "wix", event.event_type, event.event_id, body, triggered_at=event.event_time)

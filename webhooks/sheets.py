@@ -11,10 +11,12 @@ from hub.ingest.summary import import_summary
 from hub.ingest.tables import TABLES
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
+from hub.request_limits import bounded_json_loads
 from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings, webhook_body
 from hub.workflows.deals import switched_off as deals_switched_off
 
+from .decoys import decoy_hmac_secret
 from .signatures import SignatureError, check_timestamped_hmac
 
 bp = Blueprint("sheets_webhook", __name__, url_prefix="/webhooks/sheets")
@@ -28,10 +30,9 @@ def clock() -> float:
 def _signed_by_tenant(tenant_slug: str, signed: bytes):
     """(tenant, None) when the request is signed with this tenant's sheets secret, else (None, a 401)."""
     tenant, secret = tenant_with_secret(db(), tenant_slug, SOURCE, settings().secret_key)
-    if secret is None:
-        return None, json_error(401, f"no sheets secret for tenant {tenant_slug!r}: run 'python -m hub tenant create' first")
     try:
-        check_timestamped_hmac(secret, request.headers.get("X-Hub-Timestamp"),
+        # An unknown tenant fails the same check, with the same words, as a wrong signature.
+        check_timestamped_hmac(secret or decoy_hmac_secret(), request.headers.get("X-Hub-Timestamp"),
                                request.headers.get("X-Hub-Signature-256"), signed, now=clock())
     except SignatureError as error:
         return None, json_error(401, str(error))
@@ -60,8 +61,8 @@ def receive_push(tenant_slug: str):
         return refused
 
     try:
-        push = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as error:
+        push = bounded_json_loads(body)
+    except (ValueError, UnicodeDecodeError) as error:  # JSONTooDeep included: the message names the limit
         return json_error(400, f"body is not valid JSON: {error}")
     if not isinstance(push, dict):
         return json_error(400, "body: expected a JSON object with push_id, spreadsheet_id, sheet, header, rows")

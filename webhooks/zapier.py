@@ -14,6 +14,7 @@ from flask import Blueprint, jsonify, request, url_for
 from hub.auth import bearer_token
 from hub.ingest.intake import create_import, find_replay
 from hub.jobs.imports import enqueue_import
+from hub.request_limits import bounded_json_loads
 from hub.tenants import tenant_by_slug, token_matches
 from hub.web import db, json_error, settings, webhook_body
 from hub.workflows.deals import switched_off as deals_switched_off
@@ -48,8 +49,8 @@ def _records() -> list[dict] | str:
     if request.mimetype == "application/x-www-form-urlencoded" or request.mimetype == "multipart/form-data":
         return [request.form.to_dict(flat=True)]
     try:
-        body = json.loads(request.get_data(cache=True) or b"null")
-    except (ValueError, UnicodeDecodeError) as error:
+        body = bounded_json_loads(request.get_data(cache=True) or b"null")
+    except (ValueError, UnicodeDecodeError) as error:  # JSONTooDeep included: the message names the limit
         return f"body is not valid JSON: {error}"
     if isinstance(body, dict):
         body = [body]
@@ -60,9 +61,7 @@ def _records() -> list[dict] | str:
 
 @bp.post("/<tenant_slug>/<stream>")
 def receive(tenant_slug: str, stream: str):
-    _, refused = webhook_body()
-    if refused is not None:
-        return refused
+    # The token is a header: checked before a byte of the body is read.
     session = db()
     tenant = tenant_by_slug(session, tenant_slug)
     token = bearer_token()
@@ -70,6 +69,9 @@ def receive(tenant_slug: str, stream: str):
         return json_error(401, "missing credentials: send 'Authorization: Bearer <your zapier token>' or X-Hub-Token")
     if tenant is None or not token_matches(session, tenant.id, SOURCE, token):
         return json_error(401, "invalid zapier token for this tenant")
+    _, refused = webhook_body()
+    if refused is not None:
+        return refused
     if stream not in STREAMS:
         return json_error(404, f"stream: expected one of {', '.join(STREAMS)}, found {stream!r}")
     if refusal := deals_switched_off(settings(), stream):

@@ -6,6 +6,7 @@ import json
 import click
 
 from . import main, settings_or_exit, tenant_id_or_exit
+from .secret_input import STDIN, read_secret, refuse_argv_secret
 
 
 @main.command("sync")
@@ -39,7 +40,9 @@ def connector() -> None:
 @connector.command("add")
 @click.argument("name", type=click.Choice(["buzzsprout", "simplecast", "transistor"]))
 @click.option("--tenant", "tenant_slug", required=True)
-@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE", help="A setting, e.g. --set show_id=123 --set api_key=...")
+@click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
+              help="A setting, e.g. --set show_id=123. Secret fields take '-' (--set api_key=-) and are read "
+                   "from standard input, one line each, or a hidden prompt.")
 @click.option("--every", "interval", type=int, help="Sync on a schedule, every this many minutes.")
 def connector_add(name: str, tenant_slug: str, pairs: tuple[str, ...], interval: int | None) -> None:
     """Store (or change) a connector's settings; secrets are kept encrypted."""
@@ -49,11 +52,19 @@ def connector_add(name: str, tenant_slug: str, pairs: tuple[str, ...], interval:
     from ..jobs.connectors import configure
     from ..tenants import tenant_by_slug
 
+    from connectors.registry import get_connector
+
+    secret_fields = set(get_connector(name).config_schema.get("secret", []))
     values = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep:
-            raise click.ClickException(f"--set {pair!r}: expected KEY=VALUE")
+            raise click.ClickException(f"--set {key!r}: expected KEY=VALUE")
+        if key.strip() in secret_fields:
+            if value != STDIN:
+                refuse_argv_secret(f"--set {key.strip()}=…", f"echo \"$TOKEN\" | python -m hub connector add {name} "
+                                                           f"--tenant {tenant_slug} --set {key.strip()}=- ...")
+            value = read_secret(f"{name} {key.strip()}")
         values[key.strip()] = int(value) if value.strip().isdigit() and key.strip().endswith("_days") else value
     settings = settings_or_exit()
     try:

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import click
 
 from . import main, settings_or_exit
+from .secret_input import STDIN, read_secret, refuse_argv_secret
 
 
 @main.group()
@@ -35,15 +35,20 @@ def tenant_create(slug: str, name: str | None) -> None:
 @tenant.command("set-secret")
 @click.argument("slug")
 @click.argument("source")
-@click.argument("value")
+@click.argument("value", required=False, default=STDIN)
 def tenant_set_secret(slug: str, source: str, value: str) -> None:
-    """Store a secret a platform gave us (shopify, wix, ...). VALUE '-' reads it from standard input."""
+    """Store a secret a platform gave us (shopify, wix, ...), read from standard input or a hidden prompt.
+
+    echo "$SHOPIFY_SECRET" | python -m hub tenant set-secret acme shopify -
+    """
     from ..db import session_scope
     from ..tenants import TenantError, set_secret, tenant_by_slug
 
+    if value != STDIN:
+        refuse_argv_secret("the secret", f"echo \"$SECRET\" | python -m hub tenant set-secret {slug} {source} -"
+                                         f"  (or leave it out to be asked for it)")
     settings = settings_or_exit()
-    if value == "-":
-        value = sys.stdin.read().strip()
+    value = read_secret(f"{source} secret for {slug}", whole_input=True)
     try:
         with session_scope(settings.database_url) as session:
             found = tenant_by_slug(session, slug)
@@ -53,6 +58,25 @@ def tenant_set_secret(slug: str, source: str, value: str) -> None:
     except TenantError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"stored {source} secret for {slug}")
+
+
+@tenant.command("set-shop")
+@click.argument("slug")
+@click.argument("shop_domain")
+def tenant_set_shop(slug: str, shop_domain: str) -> None:
+    """Accept Shopify webhooks for SLUG only from SHOP_DOMAIN (e.g. acme.myshopify.com); '-' clears it."""
+    from ..db import session_scope
+    from ..tenants import tenant_by_slug
+
+    domain = shop_domain.strip().lower().removeprefix("https://").strip("/")
+    if domain != "-" and ("." not in domain or "/" in domain):
+        raise click.ClickException(f"shop domain: expected a host such as acme.myshopify.com, found {shop_domain!r}")
+    with session_scope(settings_or_exit().database_url) as session:
+        found = tenant_by_slug(session, slug)
+        if found is None:
+            raise click.ClickException(f"no tenant {slug!r}")
+        found.shopify_shop_domain = None if domain == "-" else domain
+    click.echo(f"shopify webhooks for {slug}: " + ("from any shop signed with its secret" if domain == "-" else f"only from {domain}"))
 
 
 @tenant.command("list")

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from ..models import Event, HookDelivery, HookSubscription, utcnow
 from ..tenants import read_secret
 from .subscriptions import delivery_body
+from .guarded_http import failure_category, guarded_session
 from .target_guard import TargetRefused, check_target
 
 log = logging.getLogger(__name__)
@@ -124,13 +125,15 @@ def deliver(session: Session, delivery_id: int, secret_key: str, allow_loopback:
     code, error = None, None
     try:
         check_target(url, allow_loopback=allow_loopback)
-        # Redirects are not followed: a redirect could lead past the target check.
-        response = requests.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
+        # Redirects are not followed: a redirect could lead past the target check. The session checks
+        # the address again at connect time and connects to exactly that address (DNS rebinding).
+        with guarded_session(allow_loopback) as http:
+            response = http.post(url, data=body, headers=headers, timeout=TIMEOUT, allow_redirects=False)
         code = response.status_code
     except TargetRefused as refused:
-        error, retry = str(refused), False
+        error, retry = failure_category(refused), False
     except requests.RequestException as failure:
-        error, retry = f"{failure.__class__.__name__}: {failure}", True
+        error, retry = failure_category(failure), True
 
     delivery.last_status_code, delivery.updated_at, delivery.next_attempt_at = code, utcnow(), None
     if code is not None and 200 <= code < 300:

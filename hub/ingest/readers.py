@@ -108,10 +108,13 @@ def _csv_rows(binary: BinaryIO) -> RowStream:
 def _xlsx_rows(binary: BinaryIO, table_name: str) -> RowStream:
     from openpyxl import load_workbook  # imported here: only uploads of workbooks pay for it
 
+    from .archive_guard import check_workbook_archive
+
     # A workbook is a zip archive and needs seeking; spool it to disk rather than to memory.
     spooled = tempfile.TemporaryFile()
     shutil.copyfileobj(binary, spooled, CHUNK_BYTES)
     spooled.seek(0)
+    check_workbook_archive(spooled)  # sizes, ratios and shared strings, before openpyxl reads anything
     try:
         workbook = load_workbook(spooled, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook

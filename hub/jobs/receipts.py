@@ -25,7 +25,7 @@ SHOPIFY_ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "order
 def _apply_shopify(session, settings: Settings, receipt: WebhookReceipt) -> str:
     payload = json.loads(receipt.body)
     if receipt.topic in SHOPIFY_ORDER_TOPICS:
-        order = order_from_shopify(payload, topic=receipt.topic, triggered_at=receipt.triggered_at)
+        order = order_from_shopify(payload)  # the signed body alone: never the unsigned topic or trigger time
         return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
                                         cause=f"shopify-{receipt.id}") else "stale"
     if receipt.topic == "refunds/create":

@@ -78,7 +78,7 @@ def sync_shopify(settings: Settings, tenant_slug: str, shop_domain: str | None =
         if client is None:
             token = read_secret(session, tenant.id, "shopify_admin", settings.secret_key)
             if token is None:
-                raise SyncError("no Admin API token: run 'python -m hub tenant set-secret <tenant> shopify_admin <token>'")
+                raise SyncError("no Admin API token: run 'python -m hub tenant set-secret <tenant> shopify_admin' (it reads the token from standard input)")
             client = ShopifyOrdersClient(shop, token)
         start = since.isoformat() + "T00:00:00Z" if since else cursor.get("updated_at_min")
 

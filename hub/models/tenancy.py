@@ -16,6 +16,9 @@ class Tenant(Base):
     slug: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     name: Mapped[str] = mapped_column(String(200), nullable=False)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    # The tenant's Shopify shop (`acme.myshopify.com`): one app secret signs for every shop that
+    # installed the app, so a webhook from another shop is refused when this is set.
+    shopify_shop_domain: Mapped[str | None] = mapped_column(String(255))
 
     secrets: Mapped[list["TenantSecret"]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
 
@@ -37,3 +40,14 @@ class TenantSecret(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
 
     tenant: Mapped[Tenant] = relationship(back_populates="secrets")
+
+
+class AdminSession(Base):
+    """A signed-in admin browser. The cookie carries only the id; logging out deletes the row, so a
+    cookie captured before the logout opens nothing afterwards."""
+
+    __tablename__ = "admin_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the random id in the cookie
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, index=True)

@@ -44,6 +44,7 @@ from ..logging_setup import redact
 from ..models import FINISHED_STATUSES, EtlImport, Tenant
 from ..web import db, json_error, settings
 from . import metrics
+from .admin_guard import LOGIN_LIMIT_OVERALL, LOGIN_LIMIT_PER_CLIENT, end_session, everyone, limiter, session_alive, start_session
 from .monitor import chart, import_id_of, iso, status_data
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,9 @@ def _session_is_admin() -> bool:
     if not hmac.compare_digest(stored, _fingerprint(expected)):
         return False
     started = session.get(SESSION_ADMIN_AT)
-    return isinstance(started, (int, float)) and 0 <= time.time() - started <= ADMIN_SESSION_SECONDS
+    if not (isinstance(started, (int, float)) and 0 <= time.time() - started <= ADMIN_SESSION_SECONDS):
+        return False
+    return session_alive(db())  # the server's record: gone after logout, whatever the cookie says
 
 
 def _header_credentials() -> str | None:
@@ -232,6 +235,8 @@ def _admin_headers(response: Response) -> Response:
 
 
 @bp.route("/admin/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_LIMIT_PER_CLIENT, methods=["POST"])
+@limiter.limit(LOGIN_LIMIT_OVERALL, methods=["POST"], key_func=everyone)
 def login():
     next_url = _safe_next(request.values.get("next"))
     if request.method == "GET":
@@ -252,6 +257,7 @@ def login():
     session[SESSION_ADMIN] = _fingerprint(settings().admin_token)
     session[SESSION_ADMIN_AT] = int(time.time())
     session[SESSION_CSRF] = secrets.token_urlsafe(32)
+    start_session(db(), ADMIN_SESSION_SECONDS)
     log.info("admin logged in", extra={"remote_addr": request.remote_addr})
     return redirect(next_url)
 
@@ -260,6 +266,7 @@ def login():
 def logout():
     if not csrf_ok():
         return _error_page(400, "The form's CSRF token is missing or out of date. Reload the page and try again.")
+    end_session(db())  # server-side: a copy of this cookie opens nothing from now on
     session.clear()
     return redirect(url_for("status.login"))
 

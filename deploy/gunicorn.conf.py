@@ -1,0 +1,20 @@
+"""Gunicorn settings for the hub: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
+
+Bodies are bounded by the app per endpoint (hub/request_limits.py); these bound what gunicorn itself
+reads before the app sees a request (request line, header count and size) and how long a slow or
+stuck client may hold a worker. Every value can be overridden on the command line.
+"""
+import os
+
+bind = os.environ.get("HUB_BIND", "0.0.0.0:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
+worker_class = "sync"
+
+limit_request_line = 4094          # bytes in "POST /path?query HTTP/1.1"
+limit_request_fields = 64          # headers per request (platforms send about 15)
+limit_request_field_size = 8190    # bytes per header line
+timeout = 120                      # a worker busy this long on one request is replaced (a 256 MB upload on a slow link fits)
+graceful_timeout = 30
+keepalive = 5
+max_requests = 2000                # recycle workers now and then: any slow growth is returned
+max_requests_jitter = 200
