@@ -10,7 +10,7 @@ import requests
 
 from hub.db import make_session_factory
 from hub.events import emit
-from hub.hooks.delivery import deliver, dispatch_events
+from hub.hooks.delivery import DeliveryFailed, deliver, dispatch_events
 from hub.hooks.guarded_http import guarded_session
 from hub.hooks.subscriptions import subscribe
 from hub.hooks.target_guard import TargetRefused, check_target
@@ -118,13 +118,15 @@ def test_dns_rebinding_is_refused_at_connect_time_and_nothing_reaches_the_server
         emit(session, tenant["id"], "etl.import_completed", {"import_id": "x"})
         (delivery_id,) = dispatch_events(session)
         session.commit()
-        outcome = deliver(session, delivery_id, SECRET_KEY, allow_loopback=False, final_attempt=True)
+        # A refused target is final: the delivery fails at once, and its job with it (RQ's failed registry).
+        with pytest.raises(DeliveryFailed):
+            deliver(session, delivery_id, SECRET_KEY, allow_loopback=False, intervals=(30,))
     finally:
         session.close()
     assert calls[0] == PUBLIC and "127.0.0.1" in calls[1:]
     assert server.accepted == [], "the signed POST reached loopback"
     (delivery,) = rows(database_url, HookDelivery)
-    assert outcome.status == "failed" and delivery.status == "failed"
+    assert delivery.status == "failed" and delivery.attempts == 1
     assert delivery.last_error.startswith("refused: target_url: rebind.example.test resolves to 127.0.0.1")
 
 
@@ -148,7 +150,8 @@ def test_tenants_see_a_category_not_the_socket_error(database_url, tenant):
         emit(session, tenant["id"], "etl.import_completed", {"import_id": "x"})
         (delivery_id,) = dispatch_events(session)
         session.commit()
-        deliver(session, delivery_id, SECRET_KEY, allow_loopback=True, final_attempt=True)
+        with pytest.raises(DeliveryFailed):  # no retry left (intervals=())
+            deliver(session, delivery_id, SECRET_KEY, allow_loopback=True, intervals=())
     finally:
         session.close()
     (delivery,) = rows(database_url, HookDelivery)
