@@ -218,3 +218,20 @@ def test_ods_upload_through_the_api(client, database_url, tenant):
     status = client.get(response.get_json()["status_url"], headers={"Authorization": f"Bearer {tenant['secrets']['api']}"})
     assert (status.get_json()["status"], status.get_json()["format"]) == ("completed", "ods")
     assert _stored(database_url)[1] == EXPECTED_IOS
+
+
+def test_xlsx_with_a_wrong_dimension_loses_no_column(database_url, tenant):
+    body = _workbook("metrics_daily", ["day", "episode_id", "source", "downloads"],
+                     [(date(2025, 1, 31), "yyyy-mm-dd"), (42, "0000"), "manual", 1204])
+    # Some writers state `A1` as every sheet's size; read by it, only the first column would remain.
+    source, patched = zipfile.ZipFile(io.BytesIO(body)), io.BytesIO()
+    with zipfile.ZipFile(patched, "w") as target:
+        for item in source.infolist():
+            data = source.read(item)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert b'<dimension ref="A1:D2" />' in data
+                data = data.replace(b'<dimension ref="A1:D2" />', b'<dimension ref="A1" />')
+            target.writestr(item, data)
+    summary = import_text(database_url, tenant["id"], "metrics_daily", patched.getvalue(), input_format="xlsx")
+    assert summary["status"] == "completed", summary["row_errors"]
+    assert [(r.episode_id, r.downloads) for r in rows(database_url, MetricsDaily)] == [("0042", 1204)]

@@ -111,7 +111,7 @@ def _csv_rows(binary: BinaryIO) -> RowStream:
     return RowStream(header=header, rows=rows())
 
 
-def _spool(binary: BinaryIO) -> tempfile.TemporaryFile:
+def _spool(binary: BinaryIO) -> BinaryIO:
     # A workbook is a zip archive and needs seeking; spool it to disk rather than to memory.
     spooled = tempfile.TemporaryFile()
     shutil.copyfileobj(binary, spooled, CHUNK_BYTES)
