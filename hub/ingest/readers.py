@@ -249,14 +249,18 @@ def _ods_tab_names(spooled) -> list[str]:
     import zipfile
     from xml.etree.ElementTree import iterparse
 
-    names = []
+    names, parents = [], []
     with zipfile.ZipFile(spooled) as archive, archive.open("content.xml") as content:
         for event, element in iterparse(content, events=("start", "end")):
             if event == "start":
                 if element.tag == _T_TABLE:
                     names.append(element.get(_T_NAME, ""))
+                parents.append(element)
             else:
+                parents.pop()
                 element.clear()
+                if parents:
+                    parents[-1].remove(element)  # a cleared element left in its parent is still memory
     return names
 
 
