@@ -252,3 +252,20 @@ def test_ods_reading_keeps_no_finished_rows():
         tracemalloc.stop()
     # Kept rows would cost about 80 bytes each (1.2 MB here) in the tab-name pass or the reading pass.
     assert peak < 700_000, peak
+
+
+def test_cli_imports_an_ods_named_by_its_format(database_url, tenant, tmp_path):
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    export = tmp_path / "download"  # a browser's download without its extension
+    shutil.copyfile(FIXTURES / "hub_fr-FR.ods", export)
+    done = subprocess.run([sys.executable, "-m", "hub", "import", str(export), "--tenant", tenant["slug"],
+                           "--table", "metrics_daily", "--format", "ods"],
+                          env=dict(os.environ, HUB_DATABASE_URL=database_url), capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads(done.stdout)["counts"]["inserted"] == 3
+    assert _stored(database_url)[0] == EXPECTED_METRICS

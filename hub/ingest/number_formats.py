@@ -135,7 +135,6 @@ def _is_date(tokens: list[tuple[str, str]]) -> bool:
 def _number_section(tokens: list[tuple[str, str]]) -> Callable[[float], str] | None:
     """Compile a number section; None when it uses what this module does not draw (fractions)."""
     items: list[tuple[str, str]] = []  # ("lit", s) or ("ph", c) / ("dot", ".") / ("comma", ",") / ("pct", "%") / ("exp", "E+")
-    code_chars = []
     for kind, text in tokens:
         if kind == "lit":
             items.append(("lit", text))
@@ -161,7 +160,6 @@ def _number_section(tokens: list[tuple[str, str]]) -> Callable[[float], str] | N
             else:
                 items.append(("lit", char))
             index += 1
-            code_chars.append(char)
     placeholders = [i for i, (kind, _) in enumerate(items) if kind == "ph"]
     if not placeholders:
         literal = "".join(text for kind, text in items if kind in ("lit", "pct"))
