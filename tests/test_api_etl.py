@@ -64,7 +64,7 @@ def test_bad_requests_say_what_is_wrong(client, tenant):
     token = tenant["secrets"]["api"]
     assert upload(client, token, table="nope").get_json()["error"] == (
         "form field 'table': expected one of metrics_daily, io_bookings, conversions, deals, found 'nope'")
-    assert upload(client, token, filename="m.pdf").get_json()["error"] == "file 'm.pdf': expected a .csv or .xlsx file"
+    assert upload(client, token, filename="m.pdf").get_json()["error"] == "file 'm.pdf': expected a .csv, .xlsx or .ods file"
 
 
 def test_idempotency_key_makes_a_retried_upload_the_same_import(client, tenant):

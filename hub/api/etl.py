@@ -1,4 +1,4 @@
-"""The seed's ETL endpoints: upload a CSV or XLSX file, follow its import, list recent imports."""
+"""The seed's ETL endpoints: upload a CSV, XLSX or ODS file, follow its import, list recent imports."""
 from __future__ import annotations
 
 from flask import Blueprint, g, jsonify, request, url_for
@@ -36,7 +36,7 @@ def upload():
         return json_error(404, refusal)
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
-        return json_error(400, "form field 'file': expected a CSV or XLSX file, found none")
+        return json_error(400, "form field 'file': expected a CSV, XLSX or ODS file, found none")
     try:
         if request.form.get("format") == "anchor":
             # A Spotify for Podcasters export: mapped to metrics_daily records first.

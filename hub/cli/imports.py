@@ -50,13 +50,13 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
 @click.option("--table", required=True, type=click.Choice(["metrics_daily", "io_bookings", "conversions"]))
-@click.option("--format", "input_format", type=click.Choice(["csv", "xlsx", "anchor"]),
+@click.option("--format", "input_format", type=click.Choice(["csv", "xlsx", "ods", "anchor"]),
               help="Default: from the file name. 'anchor': a Spotify for Podcasters CSV export (needs --podcast-id).")
 @click.option("--podcast-id", help="With --format anchor: the podcast the export's episodes belong to.")
 @click.option("--errors", "errors_shown", default=100, show_default=True, help="Row errors to print.")
 def import_file(file: Path, tenant_slug: str, table: str, input_format: str | None, podcast_id: str | None,
                 errors_shown: int) -> None:
-    """Import FILE (CSV or XLSX). Exit 0: every row landed; 1: some rows refused; 2: input unusable."""
+    """Import FILE (CSV, XLSX or ODS). Exit 0: every row landed; 1: some rows refused; 2: input unusable."""
     from ..ingest.validate import UnusableInput
 
     try:

@@ -1,4 +1,4 @@
-"""Readers: stream a header and numbered rows out of CSV, XLSX and JSON inputs, never the whole file at once."""
+"""Readers: stream a header and numbered rows out of CSV, XLSX, ODS and JSON inputs, never the whole file at once."""
 from __future__ import annotations
 
 import codecs
@@ -8,11 +8,14 @@ import json
 import shutil
 import tempfile
 from dataclasses import dataclass
+from datetime import date, datetime
 from typing import BinaryIO, Callable, Iterator
 
-from .validate import UnusableInput
+from . import number_formats
+from .archive_guard import check_ods_archive, check_workbook_archive
+from .validate import TypedRow, UnusableInput
 
-INPUT_FORMATS = ("csv", "xlsx", "sheet_push", "records")
+INPUT_FORMATS = ("csv", "xlsx", "ods", "sheet_push", "records")
 CHUNK_BYTES = 1024 * 1024
 # Where no header cell reaches past this, the rest of a wide sheet is empty formatting.
 MAX_COLUMNS = 200
@@ -54,9 +57,11 @@ def format_for_filename(filename: str | None, content_type: str | None = None) -
     name = (filename or "").lower()
     if name.endswith((".xlsx", ".xlsm")) or (content_type or "").endswith("spreadsheetml.sheet"):
         return "xlsx"
+    if name.endswith(".ods") or (content_type or "") == "application/vnd.oasis.opendocument.spreadsheet":
+        return "ods"
     if name.endswith((".csv", ".txt", ".tsv")) or (content_type or "").startswith("text/"):
         return "csv"
-    raise UnusableInput(f"file {filename!r}: expected a .csv or .xlsx file")
+    raise UnusableInput(f"file {filename!r}: expected a .csv, .xlsx or .ods file")
 
 
 def open_rows(binary: BinaryIO, input_format: str, table_name: str) -> RowStream:
@@ -64,6 +69,8 @@ def open_rows(binary: BinaryIO, input_format: str, table_name: str) -> RowStream
         return _csv_rows(binary)
     if input_format == "xlsx":
         return _xlsx_rows(binary, table_name)
+    if input_format == "ods":
+        return _ods_rows(binary, table_name)
     if input_format == "sheet_push":
         return _sheet_push_rows(binary)
     if input_format == "records":
@@ -105,41 +112,238 @@ def _csv_rows(binary: BinaryIO) -> RowStream:
     return RowStream(header=header, rows=rows())
 
 
-def _xlsx_rows(binary: BinaryIO, table_name: str) -> RowStream:
-    from openpyxl import load_workbook  # imported here: only uploads of workbooks pay for it
-
-    from .archive_guard import check_workbook_archive
-
+def _spool(binary: BinaryIO) -> BinaryIO:
     # A workbook is a zip archive and needs seeking; spool it to disk rather than to memory.
     spooled = tempfile.TemporaryFile()
     shutil.copyfileobj(binary, spooled, CHUNK_BYTES)
     spooled.seek(0)
+    return spooled
+
+
+def _choose_tab(names: list[str], table_name: str, what: str) -> str:
+    if table_name in names:
+        return table_name
+    if len(names) == 1:
+        return names[0]
+    raise UnusableInput(f"{what}: expected a tab named {table_name!r} (or a single tab), found tabs {', '.join(names)}")
+
+
+def _xlsx_cell(cell) -> tuple[object, object]:
+    """(what the person sees, the typed value) of one workbook cell."""
+    value = cell.value
+    if value is None:
+        return None, None
+    if isinstance(value, str):
+        return value, None
+    code = cell.number_format
+    shown = number_formats.render(value, code)
+    if isinstance(value, datetime):
+        # A cell formatted as a day means that day, even when it holds a time (=NOW() shown as a date).
+        return shown, (value if number_formats.shows_time(code) else value.date())
+    if isinstance(value, (date, int, float)):  # bool is an int
+        return shown, value
+    return shown, None  # a time of day or a duration: only its text means something here
+
+
+def _xlsx_rows(binary: BinaryIO, table_name: str) -> RowStream:
+    from openpyxl import load_workbook  # imported here: only uploads of workbooks pay for it
+
+    spooled = _spool(binary)
     check_workbook_archive(spooled)  # sizes, ratios and shared strings, before openpyxl reads anything
     try:
         workbook = load_workbook(spooled, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
         raise UnusableInput(f"file is not a readable .xlsx workbook ({error.__class__.__name__}: {error})") from None
-    names = workbook.sheetnames
-    if table_name in names:
-        sheet = workbook[table_name]
-    elif len(names) == 1:
-        sheet = workbook[names[0]]
-    else:
-        raise UnusableInput(f"workbook: expected a tab named {table_name!r} (or a single tab), found tabs {', '.join(names)}")
-    cells = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+    sheet = workbook[_choose_tab(workbook.sheetnames, table_name, "workbook")]
+    # Rows as long as their own last cell, not padded to the sheet's stated width: a wrong or huge
+    # <dimension> (some writers state A1, a formatted column reaches XFD) can neither cut nor bloat them.
+    sheet.reset_dimensions()
+    cells = (row[:MAX_COLUMNS] for row in sheet.iter_rows())
     try:
-        header = list(next(cells))
+        header = [_xlsx_cell(cell)[0] for cell in next(cells)]
     except StopIteration:
         raise UnusableInput(f"tab {sheet.title!r} is empty: expected a header row") from None
 
     def rows() -> Iterator[tuple[int, list[object]]]:
-        for number, values in enumerate(cells, start=2):
-            if any(value is not None and str(value).strip() for value in values):
-                yield number, list(values)
+        for number, row in enumerate(cells, start=2):
+            shown: list[object] = []
+            typed: list[object] = []
+            filled = False
+            for cell in row:
+                value = cell.value
+                if value is None:
+                    shown.append(None)
+                    typed.append(None)
+                elif type(value) is str:
+                    shown.append(value)
+                    typed.append(None)
+                    filled = filled or not value.isspace()
+                else:
+                    pair = _xlsx_cell(cell)
+                    shown.append(pair[0])
+                    typed.append(pair[1])
+                    filled = True
+            if filled:
+                yield number, TypedRow(shown, typed)
         workbook.close()
         spooled.close()
 
     return RowStream(header=header, rows=rows())
+
+
+_ODS_TABLE = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_ODS_TEXT = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+_T_TABLE, _T_ROW, _T_CELL, _T_COVERED = (f"{{{_ODS_TABLE}}}{n}" for n in ("table", "table-row", "table-cell", "covered-table-cell"))
+_T_NAME, _T_COLS_REPEATED, _T_ROWS_REPEATED = (f"{{{_ODS_TABLE}}}{n}" for n in ("name", "number-columns-repeated", "number-rows-repeated"))
+_O_VALUE_TYPE, _O_VALUE, _O_DATE, _O_BOOLEAN = (f"{{{_ODS_OFFICE}}}{n}" for n in ("value-type", "value", "date-value", "boolean-value"))
+_X_P, _X_S, _X_TAB, _X_BREAK = (f"{{{_ODS_TEXT}}}{n}" for n in ("p", "s", "tab", "line-break"))
+# A sheet has at most this many rows; a repeated run claiming more is formatting, not data.
+MAX_ROWS = 1_048_576
+
+
+def _ods_text(element) -> str:
+    """A paragraph's text as LibreOffice draws it: `text:s` is that many spaces, spans are their text."""
+    parts = [element.text or ""]
+    for child in element:
+        if child.tag == _X_S:
+            parts.append(" " * int(child.get(f"{{{_ODS_TEXT}}}c", "1")))
+        elif child.tag == _X_TAB:
+            parts.append("\t")
+        elif child.tag == _X_BREAK:
+            parts.append("\n")
+        else:
+            parts.append(_ods_text(child))
+        parts.append(child.tail or "")
+    return "".join(parts)
+
+
+def _ods_cell(element) -> tuple[object, object]:
+    """(what the person sees, the typed value) of one table:table-cell."""
+    # Only the cell's own paragraphs: a comment (office:annotation) holds paragraphs too.
+    paragraphs = [_ods_text(child) for child in element if child.tag == _X_P]
+    shown = "\n".join(paragraphs) if paragraphs else None
+    kind = element.get(_O_VALUE_TYPE)
+    typed: object = None
+    if kind in ("float", "percentage", "currency"):
+        raw = element.get(_O_VALUE)
+        try:
+            number = float(raw)
+        except (TypeError, ValueError):
+            number = None
+        if number is not None:
+            typed = int(number) if number.is_integer() and abs(number) < 2 ** 53 else number
+        shown = shown if shown is not None else raw
+    elif kind == "date":
+        raw = element.get(_O_DATE) or ""
+        try:
+            typed = date.fromisoformat(raw) if len(raw) == 10 else datetime.fromisoformat(raw)
+        except ValueError:
+            typed = None
+        shown = shown if shown is not None else raw
+    elif kind == "boolean":
+        typed = element.get(_O_BOOLEAN) == "true"
+    return shown, typed
+
+
+def _ods_tab_names(spooled) -> list[str]:
+    """The tabs' names, from a quick pass over content.xml that keeps no elements."""
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    names, parents = [], []
+    with zipfile.ZipFile(spooled) as archive, archive.open("content.xml") as content:
+        for event, element in iterparse(content, events=("start", "end")):
+            if event == "start":
+                if element.tag == _T_TABLE:
+                    names.append(element.get(_T_NAME, ""))
+                parents.append(element)
+            else:
+                parents.pop()
+                element.clear()
+                if parents:
+                    parents[-1].remove(element)  # a cleared element left in its parent is still memory
+    return names
+
+
+def _ods_rows(binary: BinaryIO, table_name: str) -> RowStream:
+    """An OpenDocument spreadsheet (LibreOffice, Google Sheets' .ods export), streamed from content.xml."""
+    import zipfile
+    from xml.etree.ElementTree import ParseError, iterparse
+
+    spooled = _spool(binary)
+    check_ods_archive(spooled)  # sizes and ratios, content.xml capped, before anything is parsed
+    try:
+        names = _ods_tab_names(spooled)
+    except (zipfile.BadZipFile, KeyError, ParseError) as error:
+        spooled.close()
+        raise UnusableInput(f"file is not a readable .ods spreadsheet ({error.__class__.__name__}: {error})") from None
+    chosen = _choose_tab(names, table_name, "spreadsheet")
+    spooled.seek(0)
+    archive = zipfile.ZipFile(spooled)
+    content = archive.open("content.xml")
+    events = iterparse(content, events=("start", "end"))
+
+    def table_rows() -> Iterator[tuple[int, list[object], list[object]]]:
+        """(row number, shown, typed) for every non-empty row of the chosen tab."""
+        inside, number, shown, typed = False, 0, [], []
+        parents = []
+        for event, element in events:
+            tag = element.tag
+            if event == "start":
+                if tag == _T_TABLE:
+                    inside = element.get(_T_NAME) == chosen
+                elif tag == _T_ROW and inside:
+                    shown, typed = [], []
+                parents.append(element)
+                continue
+            parents.pop()
+            if not inside:
+                if tag == _T_ROW and parents:
+                    parents[-1].remove(element)  # another tab's rows: passed over, not kept
+                continue
+            if tag in (_T_CELL, _T_COVERED):
+                repeat = int(element.get(_T_COLS_REPEATED, "1"))
+                room = MAX_COLUMNS - len(shown)
+                if room > 0:
+                    pair = _ods_cell(element) if tag == _T_CELL else (None, None)
+                    for _ in range(min(repeat, room)):
+                        shown.append(pair[0])
+                        typed.append(pair[1])
+                element.clear()
+            elif tag == _T_ROW:
+                repeat = min(int(element.get(_T_ROWS_REPEATED, "1")), MAX_ROWS - number)
+                if any(cell is not None and (typed[i] is not None or str(cell).strip()) for i, cell in enumerate(shown)):
+                    while shown and shown[-1] is None:
+                        shown.pop()
+                        typed.pop()
+                    for _ in range(repeat):
+                        number += 1
+                        yield number, shown, typed
+                else:
+                    number += repeat  # empty rows, often a run of thousands: counted, never built
+                element.clear()
+                if parents:
+                    parents[-1].remove(element)  # the table (or its row group) keeps no finished rows
+            elif tag == _T_TABLE:
+                return  # the chosen tab is read; the rest of the file is not
+
+    source = table_rows()
+    first = next(source, None)
+    if first is None or first[0] != 1:
+        content.close()
+        archive.close()
+        spooled.close()
+        raise UnusableInput(f"tab {chosen!r} has no header in row 1: expected a header row")
+
+    def rows() -> Iterator[tuple[int, list[object]]]:
+        for number, shown, typed in source:
+            yield number, TypedRow(list(shown), list(typed))
+        content.close()
+        archive.close()
+        spooled.close()
+
+    return RowStream(header=list(first[1]), rows=rows())
 
 
 def _load_json(binary: BinaryIO) -> object:
