@@ -240,9 +240,12 @@ def test_xlsx_with_a_wrong_dimension_loses_no_column(database_url, tenant):
 def test_ods_reading_keeps_no_finished_rows():
     import tracemalloc
 
-    data_row = ('<table:table-row><table:table-cell office:value-type="float" office:value="42"><text:p>0042</text:p>'
-                "</table:table-cell>" + _text("x") + _text("manual") + "</table:table-row>")
-    body = _ods('<table:table table:name="metrics_daily">' + HEADER + data_row * 15000 + "</table:table>")
+    # Rows that differ, as real ones do (15,000 copies of one row compress past the archive guard's ratio).
+    data_rows = "".join(
+        f'<table:table-row><table:table-cell office:value-type="float" office:value="{n}"><text:p>{n:05d}</text:p>'
+        "</table:table-cell>" + _text(f"x{n * 7919 % 100003}") + _text("manual") + "</table:table-row>"
+        for n in range(15000))
+    body = _ods('<table:table table:name="metrics_daily">' + HEADER + data_rows + "</table:table>")
     tracemalloc.start()
     try:
         stream = open_rows(io.BytesIO(body), "ods", "metrics_daily")

@@ -24,8 +24,9 @@ RATIO_FLOOR_BYTES = 1 * MiB           # small entries (styles, empty sheets) leg
 # Shared strings are held in memory as one Python string each (~60 bytes apiece beyond the text).
 MAX_SHARED_STRINGS_BYTES = 16 * MiB
 MAX_SHARED_STRINGS = 1_000_000
-# ODS keeps strings inline in content.xml; an in-memory ODS parser must not be fed more than this.
-MAX_ODS_CONTENT_BYTES = 32 * MiB
+# ODS keeps cells and strings inline in content.xml; the reader streams it (iterparse), so the cap is
+# about time, like a sheet's XML in an XLSX.
+MAX_ODS_CONTENT_BYTES = MAX_ENTRY_BYTES
 
 _COUNT_ATTRIBUTE = re.compile(rb'\b(count|uniqueCount)\s*=\s*"(\d+)"')
 
