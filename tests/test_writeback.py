@@ -252,8 +252,12 @@ def test_hub_results_tab_shows_each_ios_delivery_and_results(acme_app, database_
     tab = read_tab(workbook, "hub_results")
     assert tab[0][:9] == ["io_id", "status", "episode_id", "flight_start", "flight_end", "booked_impressions",
                           "delivered_impressions", "pacing", "conversions"]
-    assert tab[1][:7] == ["IO-1", "live", "007", "2025-01-01", "2099-12-31", "10000", "1500"]
+    # Numbers and dates are numeric cells with number formats (SUM and charts work); ids stay text.
+    assert tab[1][:7] == ["IO-1", "live", "007", datetime(2025, 1, 1), datetime(2099, 12, 31), 10000, 1500]
     assert len(tab) == 2
+    cells = load_workbook(workbook)["hub_results"][2]
+    assert [c.data_type for c in cells[:7]] == ["s", "s", "s", "d", "d", "n", "n"]
+    assert (cells[3].number_format, cells[5].number_format) == ("yyyy-mm-dd", "#,##0")
 
 
 @pytest.mark.parametrize("io_count", [10, 1000])
@@ -284,12 +288,20 @@ def test_gspread_results_tab_costs_the_same_calls_whatever_the_ios(database_url,
         calls = [(c.request.method, c.request.url.split("?")[0].rsplit("/", 1)[-1]) for c in wire.calls
                  if c.request.url.startswith(SHEETS)]
         put = [c for c in wire.calls if c.request.method == "PUT"][0]
+        batch = [c for c in wire.calls if c.request.url.split("?")[0].endswith(":batchUpdate")][0]
     session.close()
     assert written == io_count
-    assert [m for m, _ in calls] == ["GET", "POST", "POST", "PUT"]  # titles, addSheet, clear, write
+    assert [m for m, _ in calls] == ["GET", "POST", "POST", "PUT"]  # tabs, addSheet + formats, clear, write
     assert "valueInputOption=RAW" in put.request.url
     sent = json.loads(put.request.body)["values"]
-    assert len(sent) == io_count + 1 and sent[0][0] == "io_id" and sent[1][6] == "0"
+    # RAW JSON numbers: the count 0, the flight start 2025-01-01 as its day serial (45658).
+    assert len(sent) == io_count + 1 and sent[0][0] == "io_id" and sent[1][6] == 0 and sent[1][3] == 45658
+    added, *formats = json.loads(batch.request.body)["requests"]
+    new_id = added["addSheet"]["properties"]["sheetId"]
+    assert added["addSheet"]["properties"]["title"] == "hub_results"
+    shown = {f["repeatCell"]["range"]["startColumnIndex"]: f["repeatCell"]["cell"]["userEnteredFormat"]["numberFormat"]
+             for f in formats if f["repeatCell"]["range"]["sheetId"] == new_id}
+    assert shown[3] == {"type": "DATE", "pattern": "yyyy-mm-dd"} and shown[6] == {"type": "NUMBER", "pattern": "#,##0"}
 
 
 def test_matches_tab_lists_the_top_scores(acme_app, database_url):
@@ -307,5 +319,25 @@ def test_matches_tab_lists_the_top_scores(acme_app, database_url):
     write_results(session, LocalWorkbookTarget(str(workbook)), tenant_id, datetime(2025, 1, 16).date())
     session.close()
     tab = read_tab(workbook, "matches")
-    assert [row[:3] for row in tab] == [["advertiser_id", "podcast_id", "score"], ["spon-b", "pod-1", "91.0"],
-                                        ["spon-a", "pod-1", "72.5"]]
+    assert [row[:3] for row in tab] == [["advertiser_id", "podcast_id", "score"], ["spon-b", "pod-1", 91.0],
+                                        ["spon-a", "pod-1", 72.5]]
+
+
+def test_results_tab_keeps_text_that_looks_like_a_formula_as_text(database_url, tmp_path):
+    from hub.sheets.results import write_results
+    from tests.helpers import import_text
+
+    tenant = make_tenant(database_url, "acme")
+    body = "io_id,flight_start,flight_end,episode_id,booked_impressions,status\n=1+1,2025-01-01,2025-01-31,@ep,1000,live\n"
+    assert import_text(database_url, tenant["id"], "io_bookings", body)["counts"]["inserted"] == 1
+    session = make_session_factory(database_url)()
+    create_import(session, tenant_id=tenant["id"], source="sheets", table_name="io_bookings", input_format="sheet_push",
+                  payload=b"{}", context={"spreadsheet_id": "s", "sheet": "io_bookings"})
+    session.commit()
+    workbook = tmp_path / "results.xlsx"
+    write_results(session, LocalWorkbookTarget(str(workbook)), tenant["id"], datetime(2025, 1, 16).date())
+    session.close()
+    cells = load_workbook(workbook)["hub_results"][2]
+    assert (cells[0].value, cells[0].data_type) == ("=1+1", "s")
+    assert (cells[2].value, cells[2].data_type) == ("@ep", "s")
+    assert (cells[5].value, cells[5].data_type) == (1000, "n")

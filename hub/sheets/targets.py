@@ -8,13 +8,44 @@ from __future__ import annotations
 import fcntl
 import json
 from contextlib import contextmanager
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Iterator, Protocol
 
 from gspread.http_client import BackOffHTTPClient
 
 SHEETS_SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+# Sheets and Excel count days from 1899-12-30; a date written as a number is this many days later.
+SERIAL_EPOCH = datetime(1899, 12, 30)
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    """How a column of numbers shows: Sheets' NumberFormat type, and a pattern Sheets and Excel both read."""
+
+    sheets_type: str
+    pattern: str
+
+
+WHOLE = NumberFormat("NUMBER", "#,##0")
+MONEY = NumberFormat("NUMBER", "#,##0.00")
+RATIO = NumberFormat("NUMBER", "0.00")
+DAY = NumberFormat("DATE", "yyyy-mm-dd")
+MOMENT = NumberFormat("DATE_TIME", "yyyy-mm-dd hh:mm:ss")
+
+# A cell of a tab the hub writes: text stays text (never a formula); numbers and dates are numbers, so
+# SUM, charts and sorting work in the sheet.
+Cell = str | int | float | Decimal | date | datetime | None
+
+
+def serial(value: date | datetime) -> int | float:
+    """A date as the day number a sheet stores (a date-time with its time as the fraction of a day)."""
+    if isinstance(value, datetime):
+        moment = value.replace(tzinfo=None) - SERIAL_EPOCH
+        return round(moment / timedelta(days=1), 8)
+    return (value - SERIAL_EPOCH.date()).days
 
 
 class SheetTarget(Protocol):
@@ -24,8 +55,10 @@ class SheetTarget(Protocol):
     def write_cells(self, spreadsheet_id: str, tab: str, cells: list[tuple[int, int, str]]) -> None:
         """Write (row, column, text) cells, 1-based, as plain text: never as formulas."""
 
-    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[str]]) -> None:
-        """Make `tab` hold exactly `rows` (created if missing), as plain text."""
+    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[Cell]],
+                    formats: dict[int, NumberFormat] | None = None) -> None:
+        """Make `tab` hold exactly `rows` (created if missing): text as plain text, numbers and dates as
+        numbers shown in `formats` (0-based column -> format of its cells below the header)."""
 
 
 def column_letter(index: int) -> str:
@@ -71,15 +104,41 @@ class GoogleSheetsTarget:
         }
         self.http.values_batch_update(spreadsheet_id, body)
 
-    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[str]]) -> None:
-        # At most four calls whatever the row count: read tab titles, add the tab if missing, clear, write.
-        meta = self.http.spreadsheets_get(spreadsheet_id, params={"fields": "sheets.properties.title"})
-        titles = {sheet["properties"]["title"] for sheet in meta.get("sheets", [])}
-        if tab not in titles:
-            self.http.batch_update(spreadsheet_id, {"requests": [{"addSheet": {"properties": {"title": tab}}}]})
+    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[Cell]],
+                    formats: dict[int, NumberFormat] | None = None) -> None:
+        # At most four calls whatever the row count: read the tabs, one batchUpdate (add the tab if
+        # missing, set the number formats), clear, write.
+        meta = self.http.spreadsheets_get(spreadsheet_id, params={"fields": "sheets.properties(sheetId,title)"})
+        ids = {sheet["properties"]["title"]: sheet["properties"].get("sheetId") for sheet in meta.get("sheets", [])}
+        requests = []
+        if tab not in ids:
+            # Our own sheetId for the new tab, so the format requests in the same batch can name it.
+            ids[tab] = max([i for i in ids.values() if isinstance(i, int)] + [0]) + 1
+            requests.append({"addSheet": {"properties": {"title": tab, "sheetId": ids[tab]}}})
+        for column, number_format in sorted((formats or {}).items()):
+            # Spreadsheet API v4, RepeatCellRequest / CellFormat.numberFormat (type + pattern).
+            requests.append({"repeatCell": {
+                "range": {"sheetId": ids[tab], "startRowIndex": 1, "startColumnIndex": column,
+                          "endColumnIndex": column + 1},
+                "cell": {"userEnteredFormat": {"numberFormat": {"type": number_format.sheets_type,
+                                                                "pattern": number_format.pattern}}},
+                "fields": "userEnteredFormat.numberFormat"}})
+        if requests:
+            self.http.batch_update(spreadsheet_id, {"requests": requests})
         self.http.values_clear(spreadsheet_id, _a1_tab(tab))
+        # RAW: numbers go as JSON numbers, text as text (a "=..." string is never parsed into a formula).
         self.http.values_update(spreadsheet_id, f"{_a1_tab(tab)}!A1", params={"valueInputOption": "RAW"},
-                                body={"values": rows})
+                                body={"values": [[_sheets_value(value) for value in row] for row in rows]})
+
+
+def _sheets_value(value: Cell) -> str | int | float:
+    if value is None:
+        return ""
+    if isinstance(value, (date, datetime)):
+        return serial(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
 
 
 class RetryingSheetsClient(BackOffHTTPClient):
@@ -142,17 +201,24 @@ class LocalWorkbookTarget:
                 cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
             workbook.save(self.path)
 
-    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[str]]) -> None:
+    def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[Cell]],
+                    formats: dict[int, NumberFormat] | None = None) -> None:
+        formats = formats or {}
         with self._locked():
             workbook = self._open()
             if tab in workbook.sheetnames:
                 workbook.remove(workbook[tab])
             sheet = workbook.create_sheet(tab)
             for row_number, row in enumerate(rows, start=1):
-                for column, text in enumerate(row, start=1):
+                for column, value in enumerate(row, start=1):
                     cell = sheet.cell(row=row_number, column=column)
-                    cell.value = text
-                    cell.data_type = "s"
+                    if value is None or isinstance(value, str):
+                        cell.value = value or ""
+                        cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
+                        continue
+                    cell.value = value.replace(tzinfo=None) if isinstance(value, datetime) else value
+                    if row_number > 1 and column - 1 in formats:
+                        cell.number_format = formats[column - 1].pattern
             workbook.save(self.path)
 
 
