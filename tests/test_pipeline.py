@@ -213,3 +213,29 @@ def test_events_recorded_with_the_import(database_url, tenant):
     assert [e.name for e in events] == ["etl.error", "etl.import_completed"]
     assert events[1].payload["inserted"] == 1 and events[1].payload["refused"] == 1
     assert len(rows(database_url, EtlRowError)) == 1
+
+
+def test_refused_rows_keep_the_inputs_columns_in_its_order(database_url, tenant, tmp_path):
+    from openpyxl import Workbook
+
+    # zeta before alpha: sorted keys (PostgreSQL's jsonb) would put them the other way round.
+    body = "source,zeta,episode_id,day,downloads,alpha\nbuzzsprout,z,ep-1,2025-01-06,lots,a\n"
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body)
+    assert list(summary["row_errors"][0]["raw"].items()) == [
+        ("source", "buzzsprout"), ("zeta", "z"), ("episode_id", "ep-1"), ("day", "2025-01-06"),
+        ("downloads", "lots"), ("alpha", "a")]
+
+    # A workbook with formatted but empty columns far to the right: the raw row keeps only its columns.
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "metrics_daily"
+    sheet.append(["day", "episode_id", "source", "downloads"])
+    sheet.append(["2025-01-06", "ep-1", "buzzsprout", "-3"])
+    for column in range(5, 190):
+        sheet.cell(row=2, column=column).number_format = "0.00"
+    sheet.cell(row=2, column=7, value="stray")
+    path = tmp_path / "wide.xlsx"
+    workbook.save(path)
+    summary = import_text(database_url, tenant["id"], "metrics_daily", path.read_bytes(), input_format="xlsx")
+    assert summary["row_errors"][0]["raw"] == {"day": "2025-01-06", "episode_id": "ep-1", "source": "buzzsprout",
+                                               "downloads": "-3", "column 7": "stray"}

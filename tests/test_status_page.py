@@ -228,7 +228,9 @@ def test_page_shows_counts_row_errors_events_and_the_database(client, database_u
     assert detail.status_code == 200
     detail_text = text_of(detail)
     assert message in detail_text
-    assert '"listeners": "31"' in detail_text, "the refused row's raw values are shown"
+    # The refused row's raw values are shown as the row was, in the input's column order.
+    assert ('day: "2025-01-08" , episode_id: "007" , source: "buzzsprout" , downloads: "30" , listeners: "31"'
+            in " ".join(detail_text.split()))
     assert "4 rows: 1 inserted, 2 updated, 0 unchanged, 1 refused" in " ".join(detail_text.split())
     assert client.get("/admin/imports/no-such-import").status_code == 404
 

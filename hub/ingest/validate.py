@@ -101,11 +101,20 @@ def read_header(spec: TableSpec, cells: list[object]) -> Header:
 
 
 def raw_values(header_cells: list[object], values: list[object]) -> dict[str, object]:
-    """The row as received, by header, for keeping with its errors (JSON-safe)."""
+    """The row as received, for keeping with its errors (JSON-safe): the input's own columns, in the
+    input's order. A cell under no header is kept as `column N` only when it holds something, so a
+    workbook's empty formatted columns do not bury the row."""
     out: dict[str, object] = {}
     for index, cell in enumerate(values):
-        name = str(header_cells[index]) if index < len(header_cells) and header_cells[index] is not None else f"column {index + 1}"
-        out[name] = cell if cell is None or isinstance(cell, (str, int, float, bool)) else str(cell)
+        label = header_cells[index] if index < len(header_cells) else None
+        if is_blank(label):
+            if is_blank(cell):
+                continue
+            label = f"column {index + 1}"
+        out[str(label)] = cell if cell is None or isinstance(cell, (str, int, float, bool)) else str(cell)
+    for index in range(len(values), len(header_cells)):
+        if not is_blank(header_cells[index]):
+            out.setdefault(str(header_cells[index]), None)  # a short row: its missing cells were empty
     return out
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, Json, Timestamp, tenant_id_column, utcnow
@@ -70,5 +70,7 @@ class EtlRowError(Base):
     row_number: Mapped[int | None] = mapped_column(BigInteger)
     column: Mapped[str | None] = mapped_column(String(128))
     message: Mapped[str] = mapped_column(Text, nullable=False)
-    raw: Mapped[dict | None] = mapped_column(Json)
+    # The refused row as received, its columns in the input's order: plain JSON on every engine, since
+    # PostgreSQL's jsonb would keep the keys sorted.
+    raw: Mapped[dict | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
