@@ -118,6 +118,7 @@ def test_headers_any_case_order_and_unknown_columns_reported(database_url, tenan
     summary = import_text(database_url, tenant["id"], "metrics_daily", body)
     assert summary["status"] == "completed"
     assert summary["unknown_columns"] == ["notes"]  # the hub's own columns are not "unknown"
+    assert summary["warnings"] == ["column 'notes' is not a column of metrics_daily; its values were ignored"]
     (row,) = rows(database_url, MetricsDaily)
     assert (row.day, row.episode_id, row.source, row.revenue_cents) == (date(2025, 1, 6), "0042", "anchor", 1999)
 
@@ -239,3 +240,25 @@ def test_refused_rows_keep_the_inputs_columns_in_its_order(database_url, tenant,
     summary = import_text(database_url, tenant["id"], "metrics_daily", path.read_bytes(), input_format="xlsx")
     assert summary["row_errors"][0]["raw"] == {"day": "2025-01-06", "episode_id": "ep-1", "source": "buzzsprout",
                                                "downloads": "-3", "column 7": "stray"}
+
+
+@pytest.mark.parametrize("header, message", [
+    ("day,episode_id,source,downlaods", "column 'downlaods' is not a column of metrics_daily; did you mean 'downloads'?"),
+    ("day,episode_id,source,Listners", "column 'listners' is not a column of metrics_daily; did you mean 'listeners'?"),
+    ("day,episode_id,source,revenuecents", "did you mean 'revenue_cents'?"),
+    ("day,episode_id,source,Completion-Rate2", "did you mean 'completion_rate'?"),
+    ("dya,episode_id,source,downloads", "column 'dya' is not a column of metrics_daily; did you mean 'day'?"),
+])
+def test_a_header_near_a_missing_column_refuses_the_input(database_url, tenant, header, message):
+    summary = import_text(database_url, tenant["id"], "metrics_daily", header + "\n2025-01-06,ep-1,manual,12\n")
+    assert summary["status"] == "failed" and message in summary["error"]
+    assert summary["counts"]["rows"] == 0 and rows(database_url, MetricsDaily) == []
+
+
+def test_a_near_miss_of_a_column_the_input_has_is_only_a_warning(database_url, tenant):
+    # `download` is near `downloads`, but downloads is there: nothing is left empty, so it is just ignored;
+    # `url` is two edits from `ctr`, too many for a three-letter column.
+    body = "day,episode_id,source,downloads,download,url\n2025-01-06,ep-1,manual,12,13,x\n"
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body)
+    assert summary["status"] == "completed" and summary["unknown_columns"] == ["download", "url"]
+    assert [row.downloads for row in rows(database_url, MetricsDaily)] == [12]

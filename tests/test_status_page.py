@@ -443,3 +443,11 @@ def test_connectors_receipts_and_deliveries_are_shown(client, database_url, tena
     assert [(c["tenant"], c["connector"], c["status"]) for c in data["connectors"]] == [("acme", "shopify", "failed")]
     assert data["webhook_deliveries"]["by_status"] == {"failed": 1}
     assert data["webhook_receipts"]["recent_failed"][0]["error"] == "KeyError: 'line_items'"
+
+
+def test_import_page_warns_of_ignored_columns(client, database_url, tenant):
+    summary = import_text(database_url, tenant["id"], "metrics_daily",
+                          "day,episode_id,source,downloads,notes\n2025-01-06,007,manual,3,fine\n")
+    login(client)
+    detail = client.get(f"/admin/imports/{summary['import_id']}")
+    assert "column 'notes' is not a column of metrics_daily; its values were ignored" in text_of(detail)

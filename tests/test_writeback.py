@@ -341,3 +341,21 @@ def test_results_tab_keeps_text_that_looks_like_a_formula_as_text(database_url, 
     assert (cells[0].value, cells[0].data_type) == ("=1+1", "s")
     assert (cells[2].value, cells[2].data_type) == ("@ep", "s")
     assert (cells[5].value, cells[5].data_type) == (1000, "n")
+
+
+def test_ignored_columns_are_named_in_the_sheet_and_a_near_miss_refuses_every_row(acme_app):
+    app, workbook = acme_app
+    header = ["day", "episode_id", "source", "downloads", "notes"]
+    make_workbook(workbook, "metrics_daily", [header, ["2025-01-06", "007", "manual", "12", "good week"]])
+    push(app.test_client(), {"push_id": "p-notes", "spreadsheet_id": "s", "sheet": "metrics_daily", "header": header,
+                             "rows": [{"row_number": 2, "values": ["2025-01-06", "007", "manual", "12", "good week"]}]})
+    tab = read_tab(workbook, "metrics_daily")
+    assert tab[1][tab[0].index("hub_status")] == "ok: inserted; ignored column 'notes'"
+
+    typo = ["day", "episode_id", "source", "downlaods"]
+    make_workbook(workbook, "metrics_daily", [typo, ["2025-01-07", "007", "manual", "12"]])
+    push(app.test_client(), {"push_id": "p-typo", "spreadsheet_id": "s", "sheet": "metrics_daily", "header": typo,
+                             "rows": [{"row_number": 2, "values": ["2025-01-07", "007", "manual", "12"]}]})
+    tab = read_tab(workbook, "metrics_daily")
+    assert tab[1][tab[0].index("hub_status")] == (
+        "error: header: column 'downlaods' is not a column of metrics_daily; did you mean 'downloads'?")

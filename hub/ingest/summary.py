@@ -11,6 +11,12 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
+def import_warnings(imp: EtlImport) -> list[str]:
+    """What was accepted but ignored: columns the table does not take (a near-miss refuses the input)."""
+    return [f"column {name!r} is not a column of {imp.table_name}; its values were ignored"
+            for name in imp.unknown_columns or []]
+
+
 def import_summary(session: Session, imp: EtlImport, errors_limit: int = 100) -> dict:
     errors = session.execute(
         select(EtlRowError.row_number, EtlRowError.column, EtlRowError.message, EtlRowError.raw)
@@ -38,6 +44,7 @@ def import_summary(session: Session, imp: EtlImport, errors_limit: int = 100) ->
             "refused": imp.rows_refused,
         },
         "unknown_columns": imp.unknown_columns or [],
+        "warnings": import_warnings(imp),
         "attempts": imp.attempts,
         "created_at": _iso(imp.created_at),
         "started_at": _iso(imp.started_at),

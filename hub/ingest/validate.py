@@ -57,6 +57,38 @@ class Header:
         return tuple(c.name for c in self.spec.columns if c.name in names)
 
 
+def _fold(name: str) -> str:
+    return re.sub(r"[\s_\-]+", "", name)
+
+
+def edit_distance(a: str, b: str) -> int:
+    """Damerau-Levenshtein (optimal string alignment): `downlaods` is one edit from `downloads`."""
+    previous2, previous = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def near_miss(name: str, candidates: list[str]) -> str | None:
+    """The column a header was most likely meant to be: equal once case, spaces, `_` and `-` are
+    folded away, or at most 2 edits away (and fewer than half the column's letters, so a short
+    column such as `ctr` does not claim every three-letter header)."""
+    folded = _fold(name)
+    best = None
+    for candidate in candidates:
+        target = _fold(candidate)
+        distance = 0 if folded == target else edit_distance(folded, target)
+        if distance <= 2 and distance * 2 < len(target) and (best is None or distance < best[0]):
+            best = (distance, candidate)
+    return best[1] if best else None
+
+
 def read_header(spec: TableSpec, cells: list[object]) -> Header:
     names = [normalize_header(c) for c in cells]
     while names and not names[-1]:
@@ -85,6 +117,14 @@ def read_header(spec: TableSpec, cells: list[object]) -> Header:
             alias_positions[aliases[name]] = index - 1
         elif name not in HUB_COLUMNS:
             unknown.append(name)
+    # A header one typo away from a column this input lacks would leave that column empty without a
+    # word (`downlaods` stored no downloads): refuse the input and name the column it meant.
+    lacking = [name for c in spec.columns if c.name not in positions and c.name not in alias_positions
+               for name in (c.name, c.alias) if name]
+    typos = [(name, guess) for name in unknown if (guess := near_miss(name, lacking))]
+    if typos:
+        raise UnusableInput("header: " + "; ".join(
+            f"column {name!r} is not a column of {spec.name}; did you mean {guess!r}?" for name, guess in typos))
     for target in list(alias_positions):
         if target in positions:
             column = spec.column(target)

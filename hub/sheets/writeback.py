@@ -28,8 +28,11 @@ class WriteBackResult:
     mirrored: int = 0    # cells given the hub's value (hub/sheets/mirror.py)
 
 
-def status_text(outcome: str) -> str:
+def status_text(outcome: str, ignored: list[str] | None = None) -> str:
     text = outcome if outcome.startswith("error: ") else f"ok: {outcome}"
+    if ignored and not outcome.startswith("error: "):
+        # Accepted, but a column of the tab was not read: say so where the person looks.
+        text += f"; ignored column{'s' if len(ignored) > 1 else ''} {', '.join(repr(c) for c in ignored)}"
     return text if len(text) <= MAX_STATUS_CHARS else text[: MAX_STATUS_CHARS - 1] + "…"
 
 
@@ -99,7 +102,7 @@ def write_back(session: Session, target: SheetTarget, imp: EtlImport, now: datet
                     result.unmatched += 1
                     continue
                 result.moved += 1
-        cells.append((target_row, columns[STATUS_COLUMN], status_text(outcome)))
+        cells.append((target_row, columns[STATUS_COLUMN], status_text(outcome, imp.unknown_columns)))
         cells.append((target_row, columns[SYNCED_COLUMN], stamp))
         result.written += 1
     # In the same batch: the hub's own values (an IO the lifecycle completed) into cells still showing the old one.
