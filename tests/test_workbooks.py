@@ -272,3 +272,52 @@ def test_cli_imports_an_ods_named_by_its_format(database_url, tenant, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["counts"]["inserted"] == 3
     assert _stored(database_url)[0] == EXPECTED_METRICS
+
+
+def _workbook_with_rows_at(tmp_path, numbers: dict[int, list]) -> bytes:
+    """An .xlsx whose data rows sit at the given row numbers (openpyxl writes rows 2, 3, ...; the
+    sheet XML is then renumbered, as a hand-made or hostile file could be)."""
+    import re
+    import zipfile
+
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "metrics_daily"
+    sheet.append(["day", "episode_id", "source", "downloads"])
+    for values in numbers.values():
+        sheet.append(values)
+    plain = tmp_path / "plain.xlsx"
+    workbook.save(plain)
+    renumber = {str(index): str(number) for index, number in enumerate(numbers, start=2)}
+    out = io.BytesIO()
+    with zipfile.ZipFile(plain) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for entry in source.infolist():
+            data = source.read(entry)
+            if entry.filename == "xl/worksheets/sheet1.xml":
+                text = data.decode()
+                text = re.sub(r'<row r="(\d+)"', lambda m: f'<row r="{renumber.get(m[1], m[1])}"', text)
+                text = re.sub(r'r="([A-Z]+)(\d+)"', lambda m: f'r="{m[1]}{renumber.get(m[2], m[2])}"', text)
+                text = re.sub(r'<dimension ref="[^"]*"/>', "", text)
+                data = text.encode()
+            target.writestr(entry, data)
+    return out.getvalue()
+
+
+def test_xlsx_rows_keep_their_numbers_across_a_gap_without_reading_the_gap(database_url, tenant, tmp_path):
+    body = _workbook_with_rows_at(tmp_path, {2: ["2025-01-06", "ep-1", "manual", 5],
+                                             1_000_000: ["2025-01-07", "ep-1", "manual", -1]})
+    stream = open_rows(io.BytesIO(body), "xlsx", "metrics_daily")
+    assert [number for number, _ in stream.rows] == [2, 1_000_000]
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body, input_format="xlsx")
+    assert summary["counts"]["inserted"] == 1 and summary["counts"]["refused"] == 1
+    assert summary["row_errors"][0]["message"].startswith("row 1000000, downloads:")
+
+
+def test_xlsx_row_past_the_last_row_a_sheet_can_have_refuses_the_file(database_url, tenant, tmp_path):
+    # Issue 15: a 2 KB file whose one row is numbered 30,000,000 held a worker for minutes.
+    body = _workbook_with_rows_at(tmp_path, {30_000_000: ["2025-01-06", "ep-1", "manual", 5]})
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body, input_format="xlsx")
+    assert summary["status"] == "failed"
+    assert "row 30000000: past the last row a sheet can have (1,048,576)" in summary["error"]

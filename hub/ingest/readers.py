@@ -145,6 +145,29 @@ def _xlsx_cell(cell) -> tuple[object, object]:
     return shown, None  # a time of day or a duration: only its text means something here
 
 
+def _xlsx_stored_rows(sheet) -> Iterator[tuple[int, tuple]]:
+    """(row number, cells) of the rows a sheet's XML really holds, each as long as its own last cell.
+
+    openpyxl's iter_rows pads: it yields an empty row for every row number skipped (a one-row file
+    numbered 30,000,000 kept a worker busy for minutes) and widens rows to the stated <dimension>. Its
+    own parser, used the way ReadOnlyWorksheet uses it, yields only the stored rows with their numbers;
+    cells past MAX_COLUMNS (a formatted column reaching XFD) are dropped before any is built.
+    """
+    from openpyxl.worksheet._reader import WorkSheetParser
+
+    workbook = sheet.parent
+    with sheet._get_source() as source:
+        parser = WorkSheetParser(source, sheet._shared_strings, data_only=workbook.data_only, epoch=workbook.epoch,
+                                 date_formats=workbook._date_formats, timedelta_formats=workbook._timedelta_formats)
+        for number, stored in parser.parse():
+            if number > MAX_ROWS:
+                raise UnusableInput(f"row {number}: past the last row a sheet can have ({MAX_ROWS:,}); "
+                                    "expected a workbook saved by a spreadsheet program")
+            stored = [cell for cell in stored if cell["column"] <= MAX_COLUMNS]
+            if stored:
+                yield number, sheet._get_row(stored)
+
+
 def _xlsx_rows(binary: BinaryIO, table_name: str) -> RowStream:
     from openpyxl import load_workbook  # imported here: only uploads of workbooks pay for it
 
@@ -155,17 +178,15 @@ def _xlsx_rows(binary: BinaryIO, table_name: str) -> RowStream:
     except Exception as error:  # openpyxl raises many kinds for a file that is not a workbook
         raise UnusableInput(f"file is not a readable .xlsx workbook ({error.__class__.__name__}: {error})") from None
     sheet = workbook[_choose_tab(workbook.sheetnames, table_name, "workbook")]
-    # Rows as long as their own last cell, not padded to the sheet's stated width: a wrong or huge
-    # <dimension> (some writers state A1, a formatted column reaches XFD) can neither cut nor bloat them.
-    sheet.reset_dimensions()
-    cells = (row[:MAX_COLUMNS] for row in sheet.iter_rows())
+    cells = _xlsx_stored_rows(sheet)
     try:
-        header = [_xlsx_cell(cell)[0] for cell in next(cells)]
+        _, header_cells = next(cells)
+        header = [_xlsx_cell(cell)[0] for cell in header_cells]
     except StopIteration:
         raise UnusableInput(f"tab {sheet.title!r} is empty: expected a header row") from None
 
     def rows() -> Iterator[tuple[int, list[object]]]:
-        for number, row in enumerate(cells, start=2):
+        for number, row in cells:
             shown: list[object] = []
             typed: list[object] = []
             filled = False
