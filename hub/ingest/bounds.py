@@ -118,6 +118,13 @@ def unexpected(parse, raw: object, error: BaseException) -> str:
     return f"expected {expected}, found {_found(raw)}"
 
 
+def storable(raw: dict[str, object]) -> dict[str, object]:
+    """A refused row kept beside its errors: PostgreSQL's JSON cannot hold a NUL, so it is shown as U+FFFD."""
+    if not any(type(v) is str and "\x00" in v for v in raw.values()) and not any("\x00" in k for k in raw):
+        return raw
+    return {k.replace("\x00", "\ufffd"): v.replace("\x00", "\ufffd") if type(v) is str else v for k, v in raw.items()}
+
+
 class UnreadableRow(list):
     """A row a reader could not decode: it is refused as a row error, the rest of the input goes on."""
 

@@ -203,7 +203,7 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
     if spec.after_write is not None:
         spec.after_write(session, imp.tenant_id, records, outcomes, memo)
     for values, errors in refused:
-        raw = raw_values(header_cells, values)
+        raw = bounds.storable(raw_values(header_cells, values))
         for error in errors:
             session.add(EtlRowError(import_id=imp.id, tenant_id=imp.tenant_id, row_number=error.row_number,
                                     column=error.column, message=str(error), raw=raw))
