@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from ..events import emit
 from ..models import ACTIVE_IO_STATUSES, FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, utcnow
+from . import bounds
 from .readers import ChunkStream, open_rows
 from .tables import TABLES, TableSpec
 from .upsert import apply_batch
@@ -189,15 +190,20 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
             refused.extend((values, [checked[number]]) for number, _, values in good if number in checked)
             good = [item for item in good if item[0] not in checked]
 
+    def write(records: list[dict]) -> list[str]:
+        if spec.writer is not None:
+            return spec.writer(session, imp.tenant_id, imp.id, records)
+        return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
+
+    # Rows the database refuses for their data become row errors; the rest of the batch lands.
+    outcomes, good, faulty = bounds.write_isolating(session, write, good)
+    refused.extend((values, [RowError(number, None, f"expected a value the database accepts, found one it refused: {why}")])
+                   for (number, _, values), why in faulty)
     records = [record for _, record, _ in good]
-    if spec.writer is not None:
-        outcomes = spec.writer(session, imp.tenant_id, imp.id, records)
-    else:
-        outcomes = apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
     if spec.after_write is not None:
         spec.after_write(session, imp.tenant_id, records, outcomes, memo)
     for values, errors in refused:
-        raw = raw_values(header_cells, values)
+        raw = bounds.storable(raw_values(header_cells, values))
         for error in errors:
             session.add(EtlRowError(import_id=imp.id, tenant_id=imp.tenant_id, row_number=error.row_number,
                                     column=error.column, message=str(error), raw=raw))

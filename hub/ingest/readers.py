@@ -13,6 +13,7 @@ from typing import BinaryIO, Callable, Iterator
 
 from . import number_formats
 from .archive_guard import check_ods_archive, check_workbook_archive
+from .bounds import undecodable
 from .validate import TypedRow, UnusableInput
 
 INPUT_FORMATS = ("csv", "xlsx", "ods", "sheet_push", "records")
@@ -78,6 +79,20 @@ def open_rows(binary: BinaryIO, input_format: str, table_name: str) -> RowStream
     raise UnusableInput(f"input format: expected one of {', '.join(INPUT_FORMATS)}, found {input_format!r}")
 
 
+# How many undecodable byte runs any CSV reader in this process has met. A reader compares it with
+# its value at the start: unchanged (the usual case) means no row of its own needs scanning.
+_escapes = [0]
+_COUNTED_ESCAPE = "hub-counted-surrogateescape"
+
+
+def _counted_escape(error: UnicodeDecodeError) -> tuple[str, int]:
+    _escapes[0] += 1
+    return codecs.lookup_error("surrogateescape")(error)
+
+
+codecs.register_error(_COUNTED_ESCAPE, _counted_escape)
+
+
 def _csv_rows(binary: BinaryIO) -> RowStream:
     buffered = io.BufferedReader(binary, buffer_size=CHUNK_BYTES) if not isinstance(binary, io.BufferedIOBase) else binary
     sample = buffered.peek(64 * 1024)[: 64 * 1024]
@@ -87,7 +102,9 @@ def _csv_rows(binary: BinaryIO) -> RowStream:
     except UnicodeDecodeError:
         # Excel on Windows saves "CSV" in its ANSI code page.
         encoding = "cp1252"
-    text = io.TextIOWrapper(buffered, encoding=encoding, newline="")
+    # Undecodable bytes past the sample cost only their own row: they reach the rows as lone surrogates.
+    text = io.TextIOWrapper(buffered, encoding=encoding, newline="", errors=_COUNTED_ESCAPE)
+    escaped_before = _escapes[0]
     first_line = sample.split(b"\n", 1)[0].decode(encoding, errors="replace")
     delimiter = max((",", ";", "\t"), key=first_line.count)
     reader = csv.reader(text, delimiter=delimiter)
@@ -105,6 +122,12 @@ def _csv_rows(binary: BinaryIO) -> RowStream:
             for number, cells in enumerate(reader, start=2):
                 # The first cell usually settles it; only blank-looking rows pay for the full scan.
                 if cells and (cells[0].strip() or any(cell.strip() for cell in cells)):
+                    # Rows are only scanned once the decoder has met bytes it could not decode.
+                    if _escapes[0] != escaped_before:
+                        unreadable = undecodable(cells, header, "UTF-8" if encoding == "utf-8-sig" else encoding)
+                        if unreadable is not None:
+                            yield number, unreadable
+                            continue
                     yield number, cells
         except (UnicodeDecodeError, csv.Error) as error:
             raise UnusableInput(f"row {number + 1}: the file cannot be read as CSV from here on ({error})") from None

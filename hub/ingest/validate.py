@@ -4,6 +4,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import bounds
 from .tables import HUB_COLUMNS, TableSpec
 from .values import TYPED_PARSERS, BadValue, is_blank
 
@@ -177,7 +178,9 @@ def validate_row(header: Header, row_number: int, values: list[object]) -> tuple
     spec = header.spec
     width = len(values)
     typed = values.typed if type(values) is TypedRow else None
-    for name, index, parse, label, required, prefers_typed in header.plan:
+    if type(values) is bounds.UnreadableRow:
+        return None, [RowError(row_number, values.column, values.message)]
+    for name, index, parse, label, required, prefers_typed in bounds.guarded_plan(header):
         raw = values[index] if index < width else None
         if typed is not None and prefers_typed and index < len(typed) and typed[index] is not None:
             raw = typed[index]
@@ -191,6 +194,8 @@ def validate_row(header: Header, row_number: int, values: list[object]) -> tuple
             record[name] = parse(raw)
         except BadValue as error:
             errors.append(RowError(row_number, label, str(error)))
+        except bounds.PARSER_FAULTS as error:  # a hostile value costs its row, never the import
+            errors.append(RowError(row_number, label, bounds.unexpected(parse, raw, error)))
     if not errors:
         for rule in spec.rules:
             errors.extend(RowError(row_number, column, message) for column, message in rule(record))
