@@ -7,6 +7,7 @@ import time
 from flask import Blueprint, jsonify, request, url_for
 
 from hub.ingest.intake import create_import
+from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.ingest.summary import import_summary
 from hub.ingest.tables import TABLES
 from hub.jobs.imports import enqueue_import
@@ -77,6 +78,13 @@ def receive_push(tenant_slug: str):
     if not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
         return json_error(422, "body: expected 'header' (a list of column names) and 'rows' (a list of {row_number, values})")
 
+    # The spreadsheet's own locale (the Apps Script sends getSpreadsheetLocale(), e.g. de_DE): its text
+    # cells are read the way that sheet shows numbers and dates.
+    try:
+        locale = normalize_locale(push["locale"]) if push.get("locale") else None
+    except UnknownLocale as error:
+        return json_error(422, str(error))
+    time_zone = push.get("time_zone") if isinstance(push.get("time_zone"), str) else None
     imp, created = create_import(
         session,
         tenant_id=tenant.id,
@@ -86,7 +94,8 @@ def receive_push(tenant_slug: str):
         payload=body,
         filename=f"{push.get('spreadsheet_id', '')}/{sheet}"[:300],
         dedupe_key=push_id,
-        context={"spreadsheet_id": push.get("spreadsheet_id"), "sheet": sheet, "track_rows": True},
+        context={"spreadsheet_id": push.get("spreadsheet_id"), "sheet": sheet, "track_rows": True,
+                 **({"locale": locale} if locale else {}), **({"time_zone": time_zone[:64]} if time_zone else {})},
     )
     if not created:  # the same push_id again: the same import, nothing processed twice
         return _accepted(imp, replayed=True)

@@ -13,6 +13,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from hub.auth import bearer_token
 from hub.ingest.intake import create_import, find_replay
+from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.jobs.imports import enqueue_import
 from hub.request_limits import bounded_json_loads
 from hub.tenants import tenant_by_slug, token_matches
@@ -77,6 +78,10 @@ def receive(tenant_slug: str, stream: str):
     if refusal := deals_switched_off(settings(), stream):
         return json_error(404, refusal)
 
+    try:
+        locale = normalize_locale(request.args["locale"]) if request.args.get("locale") else None
+    except UnknownLocale as error:
+        return json_error(400, f"query parameter {error}")
     key = request.headers.get("Idempotency-Key", "").strip()[:200] or None
     replay = find_replay(session, tenant.id, SOURCE, key)
     if replay is None:
@@ -87,6 +92,7 @@ def receive(tenant_slug: str, stream: str):
         replay, _ = create_import(
             session, tenant_id=tenant.id, source=SOURCE, table_name=stream, input_format="records",
             payload=json.dumps(rows).encode(), dedupe_key=key, filename=f"zapier/{stream}",
+            context={"locale": locale} if locale else None,
         )
         session.commit()  # kept before the zap hears "accepted"
         enqueue_import(settings(), replay.id)

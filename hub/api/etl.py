@@ -10,6 +10,7 @@ from ..ingest.readers import format_for_filename
 from ..ingest.summary import history_item, import_summary
 from ..ingest.tables import TABLES
 from ..ingest.validate import UnusableInput
+from ..ingest.values import UnknownLocale, normalize_locale
 from ..jobs.imports import enqueue_import, retry_import
 from ..models import EtlImport
 from ..web import behind_flag, db, json_error, settings
@@ -34,6 +35,10 @@ def upload():
         return json_error(400, f"form field 'table': expected one of {', '.join(TABLES)}, found {table!r}")
     if refusal := deals_switched_off(settings(), table):
         return json_error(404, refusal)
+    try:
+        locale = normalize_locale(request.form["locale"]) if request.form.get("locale") else None
+    except UnknownLocale as error:
+        return json_error(400, f"form field {error}")
     upload_file = request.files.get("file")
     if upload_file is None or not upload_file.filename:
         return json_error(400, "form field 'file': expected a CSV, XLSX or ODS file, found none")
@@ -55,6 +60,7 @@ def upload():
             filename=upload_file.filename[:300],
             dedupe_key=request.headers.get("Idempotency-Key") or None,
             max_bytes=settings().max_upload_bytes,
+            context={"locale": locale} if locale else None,
         )
     except UnusableInput as error:
         return json_error(400, str(error))

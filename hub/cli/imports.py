@@ -11,7 +11,7 @@ from . import main, settings_or_exit
 
 
 def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_format: str | None,
-                    podcast_id: str | None = None) -> dict:
+                    podcast_id: str | None = None, locale: str | None = None) -> dict:
     """Import a local file through the pipeline, in this process; returns the summary."""
     from ..db import session_scope
     from ..ingest.intake import anchor_export_payload, create_import
@@ -35,6 +35,7 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
                 session, tenant_id=found.id, source="cli", table_name=table,
                 input_format=input_format or format_for_filename(path.name),
                 local_path=str(path.resolve()), filename=path.name,
+                context={"locale": locale} if locale else None,
             )
             imp.size_bytes = path.stat().st_size
         import_id = imp.id
@@ -54,13 +55,20 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
               help="Default: from the file name. 'anchor': a Spotify for Podcasters CSV export (needs --podcast-id).")
 @click.option("--podcast-id", help="With --format anchor: the podcast the export's episodes belong to.")
 @click.option("--errors", "errors_shown", default=100, show_default=True, help="Row errors to print.")
+@click.option("--locale", help="How the file's text writes numbers and dates, e.g. de-DE or fr_FR (default en-US).")
 def import_file(file: Path, tenant_slug: str, table: str, input_format: str | None, podcast_id: str | None,
-                errors_shown: int) -> None:
+                errors_shown: int, locale: str | None) -> None:
     """Import FILE (CSV, XLSX or ODS). Exit 0: every row landed; 1: some rows refused; 2: input unusable."""
     from ..ingest.validate import UnusableInput
+    from ..ingest.values import UnknownLocale, normalize_locale
 
     try:
-        summary = run_file_import(settings_or_exit(), file, tenant_slug, table, input_format, podcast_id)
+        locale = normalize_locale(locale) if locale else None
+    except UnknownLocale as error:
+        click.echo(json.dumps({"status": "failed", "error": str(error)}, indent=2))
+        sys.exit(2)
+    try:
+        summary = run_file_import(settings_or_exit(), file, tenant_slug, table, input_format, podcast_id, locale)
     except UnusableInput as error:
         click.echo(json.dumps({"status": "failed", "error": str(error)}, indent=2))
         sys.exit(2)

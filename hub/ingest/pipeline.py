@@ -20,6 +20,7 @@ from . import bounds
 from .readers import ChunkStream, open_rows
 from .tables import TABLES, TableSpec
 from .upsert import apply_batch
+from .values import DEFAULT_LOCALE
 from .validate import Header, RowError, UnusableInput, raw_values, read_header, validate_row
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,11 @@ def _fail(session: Session, imp: EtlImport, message: str) -> None:
     emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
 
 
+def import_locale(imp: EtlImport) -> str:
+    """The locale the import's text cells are read in: the one it was sent with, else the hub's default."""
+    return (imp.context or {}).get("locale") or DEFAULT_LOCALE
+
+
 def import_event_payload(imp: EtlImport) -> dict:
     return {
         "import_id": imp.id,
@@ -130,7 +136,7 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000) -> EtlI
                 raise UnusableInput(f"table: expected one of {', '.join(TABLES)}, found {imp.table_name!r}")
             stream = open_rows(open_payload(session, imp, stack), imp.input_format, imp.table_name)
             header_cells = stream.header
-            header = read_header(spec, header_cells)
+            header = read_header(spec, header_cells, import_locale(imp))
         except UnusableInput as error:
             _fail(session, imp, str(error))
             session.add(EtlRowError(import_id=imp.id, tenant_id=imp.tenant_id, row_number=None, column=None,

@@ -5,6 +5,7 @@ import codecs
 import csv
 import io
 import json
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -397,15 +398,35 @@ def _load_json(binary: BinaryIO) -> object:
         raise UnusableInput(f"body is not valid JSON ({error})") from None
 
 
+_TYPED_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _sheet_push_rows(binary: BinaryIO) -> RowStream:
-    """The Apps Script's push: {"header": [...], "rows": [{"row_number": 7, "values": [...]}]}."""
+    """The Apps Script's push: {"header": [...], "rows": [{"row_number": 7, "values": [...], "typed": [...]}]}.
+
+    `values` are the cells as the sheet displays them (getDisplayValues); the optional `typed` are the
+    same cells' values (getValues): numbers as JSON numbers, dates as ISO `YYYY-MM-DD`, text as null.
+    """
     push = _load_json(binary)
     if not isinstance(push, dict) or not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
         raise UnusableInput("push: expected an object with a 'header' list and a 'rows' list")
     for index, row in enumerate(push["rows"]):
         if not isinstance(row, dict) or not isinstance(row.get("row_number"), int) or not isinstance(row.get("values"), list):
             raise UnusableInput(f"push: rows[{index}] expected {{'row_number': int, 'values': list}}, found {str(row)[:80]}")
-    return RowStream(header=push["header"], rows=((r["row_number"], r["values"]) for r in push["rows"]))
+        typed = row.get("typed")
+        if typed is None:
+            continue
+        if not isinstance(typed, list) or len(typed) != len(row["values"]):
+            raise UnusableInput(f"push: rows[{index}].typed expected a list as long as its values "
+                                f"({len(row['values'])}), found {str(typed)[:80]}")
+        for cell in typed:
+            if not (cell is None or (isinstance(cell, (int, float)) and not isinstance(cell, bool))
+                    or (isinstance(cell, str) and _TYPED_DAY.fullmatch(cell))):
+                raise UnusableInput(f"push: rows[{index}].typed expected numbers, ISO dates (YYYY-MM-DD) or "
+                                    f"null, found {cell!r}")
+    return RowStream(header=push["header"], rows=(
+        (r["row_number"], TypedRow(r["values"], r["typed"]) if r.get("typed") is not None else r["values"])
+        for r in push["rows"]))
 
 
 def _record_rows(binary: BinaryIO) -> RowStream:

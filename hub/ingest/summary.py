@@ -5,6 +5,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import EtlImport, EtlRowError
+from .values import DEFAULT_LOCALE
 
 
 def _iso(value):
@@ -45,6 +46,8 @@ def import_summary(session: Session, imp: EtlImport, errors_limit: int = 100) ->
         },
         "unknown_columns": imp.unknown_columns or [],
         "warnings": import_warnings(imp),
+        # Which locale text cells were read in (dates, numbers, money): en-US unless the input said.
+        "locale": (imp.context or {}).get("locale") or DEFAULT_LOCALE,
         "attempts": imp.attempts,
         "created_at": _iso(imp.created_at),
         "started_at": _iso(imp.started_at),

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from . import bounds
 from .tables import HUB_COLUMNS, TableSpec
-from .values import TYPED_PARSERS, BadValue, is_blank
+from .values import DEFAULT_LOCALE, TYPED_PARSERS, BadValue, is_blank, locale_parsers
 
 
 class UnusableInput(ValueError):
@@ -38,6 +38,8 @@ class Header:
     # Columns given in other units (e.g. `revenue` for `revenue_cents`), by target column.
     alias_positions: dict[str, int]
     unknown: list[str] = field(default_factory=list)
+    # The locale text cells are read in (dates, numbers, money); typed cells do not depend on it.
+    locale: str = DEFAULT_LOCALE
 
     def __post_init__(self) -> None:
         # Worked out once per input, not once per row: (column, cell index, parser, header label, required,
@@ -50,6 +52,10 @@ class Header:
             elif column.name in self.alias_positions:
                 self.plan.append((column.name, self.alias_positions[column.name], column.alias_parse, column.alias,
                                   column.required, column.alias_parse in TYPED_PARSERS))
+        in_locale = locale_parsers(self.locale)
+        if in_locale:
+            self.plan = [(name, index, in_locale.get(parse, parse), label, required, typed)
+                         for name, index, parse, label, required, typed in self.plan]
 
     @property
     def present(self) -> tuple[str, ...]:
@@ -90,7 +96,7 @@ def near_miss(name: str, candidates: list[str]) -> str | None:
     return best[1] if best else None
 
 
-def read_header(spec: TableSpec, cells: list[object]) -> Header:
+def read_header(spec: TableSpec, cells: list[object], locale: str = DEFAULT_LOCALE) -> Header:
     names = [normalize_header(c) for c in cells]
     while names and not names[-1]:
         names.pop()  # trailing empty columns are how sheets and CSV exports end
@@ -138,7 +144,7 @@ def read_header(spec: TableSpec, cells: list[object]) -> Header:
             f"header: missing required column{'s' if len(missing) > 1 else ''} {', '.join(missing)} "
             f"for table {spec.name} (found: {', '.join(n for n in names if n) or 'no columns'})"
         )
-    return Header(spec=spec, positions=positions, alias_positions=alias_positions, unknown=unknown)
+    return Header(spec=spec, positions=positions, alias_positions=alias_positions, unknown=unknown, locale=locale)
 
 
 def raw_values(header_cells: list[object], values: list[object]) -> dict[str, object]:

@@ -6,7 +6,9 @@ says what was expected; the validator adds the row number and the column.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 from decimal import Decimal, InvalidOperation
 from urllib.parse import urlsplit
 
@@ -231,3 +233,151 @@ def parse_currency(raw: object) -> str:
 
 # The parsers whose columns take a sheet's typed value over its displayed text (see Column.prefers_typed).
 TYPED_PARSERS = frozenset({parse_date, parse_datetime, parse_count, parse_rate, parse_money_cents})
+
+
+# --- Locales: text cells read the way a person in that locale typed them -----------------------------
+
+DEFAULT_LOCALE = "en-US"
+_SPACES = " \u00a0\u202f"  # a space, a no-break space and a narrow no-break space all group digits
+
+
+class UnknownLocale(ValueError):
+    """A locale the CLDR data (Babel) does not know."""
+
+
+@dataclass(frozen=True)
+class ReadingLocale:
+    tag: str          # en-US, de-DE
+    decimal: str      # the decimal separator
+    group: str        # the group (thousands) separator
+    day_first: bool   # 12/03/2025 is 12 March (en-GB, fr-FR), not 3 December (en-US)
+    months: dict      # month names and abbreviations of the locale, lower case -> 1..12
+
+    def amount_example(self) -> str:
+        return f"1{self.group if self.group.strip() else ' '}234{self.decimal}56"
+
+    def date_example(self) -> str:
+        return "31.01.2025" if self.decimal == "," and self.group == "." else ("31/01/2025" if self.day_first else "1/31/2025")
+
+
+def normalize_locale(tag: object) -> str:
+    """`de_DE`, `de-de` and `de-DE` are the same locale; returns the BCP 47 form (`de-DE`)."""
+    from babel import Locale, UnknownLocaleError
+
+    text = str(tag or "").strip()
+    parts = text.replace("-", "_").split("_")
+    candidate = f"{parts[0].lower()}_{parts[1].upper()}" if len(parts) == 2 else text.replace("-", "_")
+    try:
+        parsed = Locale.parse(candidate)
+    except (UnknownLocaleError, ValueError, TypeError):
+        raise UnknownLocale(f"locale: expected a locale like en-US or de_DE, found {text!r}") from None
+    return f"{parsed.language}-{parsed.territory}" if parsed.territory else parsed.language
+
+
+@lru_cache(maxsize=64)
+def reading_locale(tag: str) -> ReadingLocale:
+    from babel import Locale
+    from babel.dates import get_date_format
+    from babel.numbers import get_decimal_symbol, get_group_symbol
+
+    tag = normalize_locale(tag)
+    code = tag.replace("-", "_")
+    pattern = get_date_format("short", locale=code).pattern
+    months: dict[str, int] = {}
+    names = Locale.parse(code).months["format"]
+    for width in ("wide", "abbreviated"):
+        for number, name in names[width].items():
+            months[name.lower().rstrip(".")] = number
+    return ReadingLocale(tag=tag, decimal=get_decimal_symbol(code), group=get_group_symbol(code),
+                         day_first=pattern.lower().index("d") < pattern.index("M"), months=months)
+
+
+_CURRENCY_SIGNS = re.compile(r"[$€£¥]|\b[A-Z]{3}\b")
+
+
+def _locale_decimal(text: str, loc: ReadingLocale, expected: str) -> Decimal:
+    """A number as written in `loc`: its group separator between groups of three, its decimal separator."""
+    groups = _SPACES if loc.group in _SPACES else loc.group
+    compact = text.strip(_SPACES)
+    sign = ""
+    if compact[:1] in "-\u2212":
+        sign, compact = "-", compact[1:].lstrip(_SPACES)
+    whole, _, fraction = compact.partition(loc.decimal)
+    parts = re.split("[" + re.escape(groups) + "]", whole) if whole else [""]
+    ok = all(p.isdigit() and p.isascii() for p in parts) and (
+        len(parts) == 1 or (1 <= len(parts[0]) <= 3 and all(len(p) == 3 for p in parts[1:])))
+    if not ok or (fraction and not (fraction.isdigit() and fraction.isascii())) or (loc.decimal in fraction):
+        raise BadValue(f"expected {expected} ({loc.tag}), found {shown(text)}")
+    return Decimal(sign + "".join(parts) + ("." + fraction if fraction else ""))
+
+
+def locale_parsers(tag: str) -> dict:
+    """The date, count, rate and money parsers for text typed in `tag`; en-US keeps the plain ones.
+
+    Typed cells (numbers, dates from a workbook or a push's `typed`) do not depend on a locale and go
+    to the plain parsers unchanged."""
+    loc = reading_locale(tag)
+    if loc.tag == DEFAULT_LOCALE:
+        return {}
+
+    def count(raw: object) -> int:
+        if type(raw) is not str:
+            return parse_count(raw)
+        value = _locale_decimal(raw, loc, f"a whole number >= 0 like 1{loc.group}204")
+        if value != value.to_integral_value() or value < 0:
+            raise BadValue(f"expected a whole number >= 0 like 1{loc.group}204 ({loc.tag}), found {shown(raw)}")
+        return int(value)
+
+    def rate(raw: object) -> float:
+        if type(raw) is not str:
+            return parse_rate(raw)
+        text = raw.strip(_SPACES)
+        percent = text.endswith("%")
+        expected = f"a fraction like 0{loc.decimal}85 or a percentage like 85 %"
+        value = _locale_decimal(text.rstrip("%").rstrip(_SPACES) if percent else text, loc, expected)
+        if percent:
+            value = value / 100
+        if value < 0 or value > 1:
+            raise BadValue(f"expected a rate between 0 and 1 (or 0% to 100%), found {shown(raw)}")
+        return round(float(value), 6)
+
+    def money(raw: object) -> int:
+        if type(raw) is not str:
+            return parse_money_cents(raw)
+        expected = f"an amount like {loc.amount_example()}"
+        value = _locale_decimal(_CURRENCY_SIGNS.sub("", raw), loc, expected)
+        if value < 0:
+            raise BadValue(f"expected an amount >= 0, found {shown(raw)}")
+        cents = value * 100
+        if cents != cents.to_integral_value():
+            raise BadValue(f"expected at most 2 decimal places, found {shown(raw)}")
+        return int(cents)
+
+    def day(raw: object) -> date:
+        if type(raw) is not str:
+            return parse_date(raw)
+        text = raw.strip()
+        expected = f"a date like {loc.date_example()} ({loc.tag}) or 2025-01-31"
+        if _ISO.match(text):
+            return parse_date(text)
+        if match := re.fullmatch(r"(\d{1,2})([./-])(\d{1,2})\2(\d{4}|\d{2})", text):
+            first, second, year = int(match[1]), int(match[3]), int(match[4])
+            year += 2000 if len(match[4]) == 2 else 0  # a short date pattern's yy: this century
+            if match[2] == "/" and not loc.day_first:
+                first, second = second, first
+            try:
+                return date(year, second, first)
+            except ValueError:
+                raise BadValue(f"expected {expected}, found {shown(raw)} (no such day)") from None
+        if match := re.fullmatch(r"(\d{1,2})\.? ?([^\d\s.,]+)\.?,? (\d{4})", text):
+            month = loc.months.get(match[2].lower())
+            if month:
+                try:
+                    return date(int(match[3]), month, int(match[1]))
+                except ValueError:
+                    raise BadValue(f"expected {expected}, found {shown(raw)} (no such day)") from None
+        raise BadValue(f"expected {expected}, found {shown(raw)}")
+
+    for parser, expected in ((count, "a whole number"), (rate, "a rate"), (money, "an amount"), (day, "a date")):
+        parser.expected = expected
+    return {parse_count: count, parse_rate: rate, parse_money_cents: money, parse_date: day}
