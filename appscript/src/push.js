@@ -66,7 +66,7 @@ function runPush_(ss, jobs) {
   const summary = { sent: 0, pushes: 0, rejected: 0, pending: 0, oversized: 0, problem: '' };
   try {
     for (let i = 0; i < jobs.length && !summary.problem; i++) {
-      pushSheet_(ss.getId(), config, jobs[i].sheet, jobs[i].include, summary);
+      pushSheet_(ss, config, jobs[i].sheet, jobs[i].include, summary);
     }
   } finally {
     lock.releaseLock();
@@ -75,7 +75,7 @@ function runPush_(ss, jobs) {
   return summary;
 }
 
-function pushSheet_(spreadsheetId, config, sheet, include, summary) {
+function pushSheet_(ss, config, sheet, include, summary) {
   const table = readTable_(sheet);
   if (!table) return;
   const statuses = readStatuses_(sheet, table);
@@ -84,7 +84,9 @@ function pushSheet_(spreadsheetId, config, sheet, include, summary) {
     if (include(n, statuses[n - 2])) wanted.push(n);
   }
   const rows = readDataRows_(sheet, table, wanted).filter(function (row) { return !isEmptyRow_(row.values); });
-  const plan = planBatches_(spreadsheetId, sheet.getName(), table.header, rows);
+  // The sheet's locale and time zone go with every push: the hub reads its text as this sheet shows it.
+  const source = { spreadsheetId: ss.getId(), locale: ss.getSpreadsheetLocale(), timeZone: ss.getSpreadsheetTimeZone() };
+  const plan = planBatches_(source, sheet.getName(), table.header, rows);
   if (plan.oversized.length) {
     writeStatus_(sheet, table.statusColumn, plan.oversized, 'error: row larger than ' + HUB_MAX_BODY_BYTES + ' bytes');
     summary.oversized += plan.oversized.length;
@@ -118,9 +120,10 @@ function pushSheet_(spreadsheetId, config, sheet, include, summary) {
  * own push_id. The body is assembled from per-row JSON so its exact size is known while filling a batch.
  * A row that alone exceeds the byte limit cannot be sent at all and is reported in `oversized`.
  */
-function planBatches_(spreadsheetId, sheetName, header, rows) {
+function planBatches_(source, sheetName, header, rows) {
   const envelope = function (pushId) {
-    const head = hubJson_({ push_id: pushId, spreadsheet_id: spreadsheetId, sheet: sheetName, header: header, rows: [] });
+    const head = hubJson_({ push_id: pushId, spreadsheet_id: source.spreadsheetId, sheet: sheetName,
+      locale: source.locale, time_zone: source.timeZone, header: header, rows: [] });
     return head.slice(0, -2); // drop "]}" so rows can be appended
   };
   // Apps Script UUIDs are always 36 characters, so any push_id gives an envelope of this size.
@@ -129,7 +132,7 @@ function planBatches_(spreadsheetId, sheetName, header, rows) {
   const oversized = [];
   let current = null;
   rows.forEach(function (row) {
-    const json = hubJson_({ row_number: row.rowNumber, values: row.values });
+    const json = hubJson_({ row_number: row.rowNumber, values: row.values, typed: row.typed });
     if (envelopeBytes + json.length > HUB_MAX_BODY_BYTES) {
       oversized.push(row.rowNumber);
       return;

@@ -61,16 +61,31 @@ function readStatuses_(sheet, table) {
  */
 function readDataRows_(sheet, table, rowNumbers) {
   const rows = [];
+  const timeZone = sheet.getParent().getSpreadsheetTimeZone();
   contiguousRuns_(rowNumbers).forEach(function (run) {
-    const block = sheet.getRange(run.start, 1, run.length, table.width).getDisplayValues();
+    const range = sheet.getRange(run.start, 1, run.length, table.width);
+    const block = range.getDisplayValues();
+    const stored = range.getValues();
     block.forEach(function (cells, offset) {
       rows.push({
         rowNumber: run.start + offset,
         values: table.dataIndexes.map(function (i) { return String(cells[i] === undefined ? '' : cells[i]); }),
+        typed: table.dataIndexes.map(function (i) { return typedValue_(stored[offset][i], timeZone); }),
       });
     });
   });
   return rows;
+}
+
+/**
+ * A cell's value as the hub takes it beside the displayed text: numbers as numbers, dates as the day the
+ * sheet shows (yyyy-MM-dd in the spreadsheet's time zone), anything else null (the text is read instead).
+ * So `85%` arrives as 0.85 and `2.000,00 €` as 2000 whatever the sheet's locale.
+ */
+function typedValue_(value, timeZone) {
+  if (typeof value === 'number' && isFinite(value)) return value;
+  if (Object.prototype.toString.call(value) === '[object Date]' && !isNaN(value.getTime())) return Utilities.formatDate(value, timeZone, 'yyyy-MM-dd');
+  return null;
 }
 
 function isEmptyRow_(values) {

@@ -23,7 +23,8 @@ test('1203 rows go as pushes of 500, 500 and 203 rows, each with its own push_id
   assert.equal(new Set(bodies.map((b) => b.push_id)).size, 3);
   const sent = bodies.flatMap((b) => b.rows.map((r) => r.row_number));
   assert.deepEqual(sent, Array.from({ length: 1203 }, (_, i) => i + 2));
-  assert.deepEqual(bodies[2].rows.at(-1), { row_number: 1204, values: ['2025-01-06', 'pod-1', 'ep-1202', 'manual', '1202'] });
+  assert.deepEqual(bodies[2].rows.at(-1), { row_number: 1204, values: ['2025-01-06', 'pod-1', 'ep-1202', 'manual', '1202'],
+    typed: [null, null, null, null, null] });
 
   const status = h.sheet('metrics_daily').column('hub_status');
   assert.equal(status[0], 'sent (import imp-1)');

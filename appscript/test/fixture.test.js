@@ -18,6 +18,8 @@ function recordPush() {
     spreadsheetId: '1FixtureSpreadsheetId_acme_metrics',
     now: Date.UTC(2025, 0, 8, 9, 30, 0),
     uuids: ['6f1c2a9e-6b7d-4c1e-9a55-0c8e2d4b7f10'],
+    locale: 'en_US',
+    timeZone: 'Etc/UTC',
     sheets: {
       metrics_daily: [
         ['day', 'podcast_id', 'episode_id', 'source', 'downloads', 'listeners', 'completion_rate', 'ctr', 'conversions', 'revenue', 'hub_status'],
@@ -66,11 +68,16 @@ test('the real push is recorded in tests/fixtures/appscript_push.json, determini
     push_id: '6f1c2a9e-6b7d-4c1e-9a55-0c8e2d4b7f10',
     spreadsheet_id: '1FixtureSpreadsheetId_acme_metrics',
     sheet: 'metrics_daily',
+    locale: 'en_US',
+    time_zone: 'Etc/UTC',
     header: ['day', 'podcast_id', 'episode_id', 'source', 'downloads', 'listeners', 'completion_rate', 'ctr', 'conversions', 'revenue'],
     rows: [
-      { row_number: 2, values: ['2025-01-06', 'pod-1', '007', 'manual', '1,204', '980', '85%', '0.031', '4', '119.96'] },
-      { row_number: 3, values: ['2025-01-06', 'pod-1', '008', 'manual', '2,310', '1,745', '81%', '0.027', '6', '179.94'] },
-      { row_number: 4, values: ['2025-01-07', 'pod-2', 'ep-0042', 'manual', '512', '433', '77.5%', '0.019', '1', '29.99'] },
+      { row_number: 2, values: ['2025-01-06', 'pod-1', '007', 'manual', '1,204', '980', '85%', '0.031', '4', '119.96'],
+        typed: ['2025-01-06', null, 7, null, 1204, null, 0.85, null, null, null] },
+      { row_number: 3, values: ['2025-01-06', 'pod-1', '008', 'manual', '2,310', '1,745', '81%', '0.027', '6', '179.94'],
+        typed: [null, null, null, null, null, null, null, null, null, null] },
+      { row_number: 4, values: ['2025-01-07', 'pod-2', 'ep-0042', 'manual', '512', '433', '77.5%', '0.019', '1', '29.99'],
+        typed: [null, null, null, null, null, null, null, null, null, null] },
     ],
   });
   assert.deepEqual(h.sheet('metrics_daily').column('hub_status'),

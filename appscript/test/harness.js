@@ -182,6 +182,8 @@ class FakeSpreadsheet {
   }
   getId() { return this._id; }
   getName() { return 'Hub test spreadsheet'; }
+  getSpreadsheetLocale() { return this._env.locale || 'en_US'; }
+  getSpreadsheetTimeZone() { return this._env.timeZone || 'America/New_York'; }
   getSheets() { return this._sheets.slice(); }
   getSheetByName(name) { return this._sheets.find((s) => s.getName() === name) || null; }
   getActiveSheet() { return this._active; }
@@ -227,6 +229,8 @@ function createHarness(options = {}) {
     clock: { now: options.now === undefined ? DEFAULT_NOW : options.now },
     uuids: (options.uuids || []).slice(),
     uuidCount: 0,
+    locale: options.locale,
+    timeZone: options.timeZone,
     importCount: 0,
     failHmac: null,
     properties: Object.assign({}, options.properties || {}),
@@ -285,6 +289,11 @@ function createHarness(options = {}) {
 
   const Utilities = {
     Charset: { UTF_8: 'UTF_8', US_ASCII: 'US_ASCII' },
+    formatDate(date, timeZone, pattern) {
+      if (pattern !== 'yyyy-MM-dd') throw new Error('harness only fakes yyyy-MM-dd');
+      // The calendar day of `date` in `timeZone`, as Apps Script's formatDate gives it.
+      return new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(date);
+    },
     computeHmacSha256Signature(value, key, charset) {
       if (env.failHmac) throw new Error(env.failHmac);
       if (charset !== undefined && charset !== 'UTF_8') throw new Error('harness only fakes UTF_8');

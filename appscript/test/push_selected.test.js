@@ -7,10 +7,13 @@ const { createHarness } = require('./harness');
 
 function metricsHarness() {
   const h = createHarness({
+    locale: 'de_DE',
+    timeZone: 'Europe/Berlin',
     sheets: {
       metrics_daily: [
         ['day', 'podcast_id', 'episode_id', 'hub_synced_at', 'source', 'downloads', 'revenue', 'hub_status'],
-        // Typed values differ from what is displayed: only display values may be sent.
+        // Typed values differ from what is displayed: the displayed text goes as `values`, the typed
+        // values beside it as `typed` (the day in the sheet's time zone: 23:00Z is 6 January in Berlin).
         [{ v: new Date('2025-01-05T23:00:00Z'), d: '2025-01-06' }, 'pod-1', { v: 7, d: '007' }, '2025-01-06T09:00:00Z',
           'manual', { v: 1204, d: '1,204' }, { v: 119.96, d: '$119.96' }, 'ok: inserted'],
         ['2025-01-06', 'pod-2', 'ep-112', '', 'manual', '2,517', '269.91', ''],
@@ -45,18 +48,22 @@ test('only selected, non-header, non-empty rows are sent, with exactly the speci
   assert.deepEqual(Object.keys(params.headers).sort(), ['X-Hub-Signature-256', 'X-Hub-Timestamp']);
 
   const body = JSON.parse(params.payload);
-  assert.deepEqual(Object.keys(body), ['push_id', 'spreadsheet_id', 'sheet', 'header', 'rows']);
+  assert.deepEqual(Object.keys(body), ['push_id', 'spreadsheet_id', 'sheet', 'locale', 'time_zone', 'header', 'rows']);
   assert.deepEqual(body, {
     push_id: '00000000-0000-4000-8000-000000000001',
     spreadsheet_id: 'sheet-id-123',
     sheet: 'metrics_daily',
+    locale: 'de_DE',
+    time_zone: 'Europe/Berlin',
     header: ['day', 'podcast_id', 'episode_id', 'source', 'downloads', 'revenue'],
     rows: [
-      { row_number: 2, values: ['2025-01-06', 'pod-1', '007', 'manual', '1,204', '$119.96'] },
-      { row_number: 5, values: ['2025-01-07', 'pod-1', '008', 'manual', '1,187', '89.97'] },
+      { row_number: 2, values: ['2025-01-06', 'pod-1', '007', 'manual', '1,204', '$119.96'],
+        typed: ['2025-01-06', null, 7, null, 1204, 119.96] },
+      { row_number: 5, values: ['2025-01-07', 'pod-1', '008', 'manual', '1,187', '89.97'],
+        typed: [null, null, 8, null, null, null] },
     ],
   });
-  assert.deepEqual(Object.keys(body.rows[0]), ['row_number', 'values']);
+  assert.deepEqual(Object.keys(body.rows[0]), ['row_number', 'values', 'typed']);
   assert.ok(!params.payload.includes('hub_synced_at') && !params.payload.includes('2025-01-06T09:00:00Z'));
 
   assert.deepEqual(statusWhileSending, ['sending', '', 'ok: inserted', 'sending']);
@@ -82,7 +89,7 @@ test('hub_status is added at the end of the header when missing, and never sent'
   h.call('pushSelectedRows');
   assert.deepEqual(h.sheet('io_bookings').rowValues(1), ['io_id', 'flight_start', 'flight_end', 'hub_status']);
   assert.deepEqual(h.bodies()[0].header, ['io_id', 'flight_start', 'flight_end']);
-  assert.deepEqual(h.bodies()[0].rows, [{ row_number: 2, values: ['IO-1', '2025-01-06', '2025-01-19'] }]);
+  assert.deepEqual(h.bodies()[0].rows, [{ row_number: 2, values: ['IO-1', '2025-01-06', '2025-01-19'], typed: [null, null, null] }]);
   assert.deepEqual(h.sheet('io_bookings').column('hub_status'), ['sent (import imp-1)']);
 });
 

@@ -54,7 +54,7 @@ test('onEditInstalled marks the edited row pending and pushes it with the tab\'s
   assert.equal(h.env.requests.length, 1);
   const body = h.bodies()[0];
   assert.deepEqual(body.header, ['day', 'episode_id', 'source', 'downloads']);
-  assert.deepEqual(body.rows, [
+  assert.deepEqual(body.rows.map((r) => ({ row_number: r.row_number, values: r.values })), [
     { row_number: 3, values: ['2025-01-06', '008', 'manual', '1,001'] },
     { row_number: 5, values: ['2025-01-07', '008', 'manual', '870'] },
   ]);
