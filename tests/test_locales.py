@@ -163,3 +163,18 @@ def test_the_signed_sheets_webhook_reads_a_push_in_the_sheets_locale(database_ur
     bad = json.dumps(dict(push, push_id="p-bad", locale="nowhere"))
     refused = client.post("/webhooks/sheets/acme", data=bad, headers=sign(tenant["secrets"]["sheets"], bad))
     assert refused.status_code == 422 and "found 'nowhere'" in refused.get_json()["error"]
+
+
+def test_a_tenants_default_locale_reads_inputs_that_name_none(database_url, tenant):
+    env = dict(os.environ, HUB_DATABASE_URL=database_url)
+    command = [sys.executable, "-m", "hub", "tenant", "set-locale", "acme"]
+    refused = subprocess.run(command + ["elvish"], env=env, capture_output=True, text=True)
+    assert refused.returncode != 0 and "found 'elvish'" in refused.stderr
+    done = subprocess.run(command + ["de_DE"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    body = (CSV_FIXTURES / "hub_de-DE-metrics_daily.csv").read_bytes()
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body)
+    assert summary["locale"] == "de-DE" and summary["counts"]["inserted"] == 3
+    # An input that names its locale still wins over the tenant's.
+    en = (CSV_FIXTURES / "hub_en-US-metrics_daily.csv").read_bytes()
+    assert import_text(database_url, tenant["id"], "metrics_daily", en, context={"locale": "en-US"})["locale"] == "en-US"

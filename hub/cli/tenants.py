@@ -79,6 +79,27 @@ def tenant_set_shop(slug: str, shop_domain: str) -> None:
     click.echo(f"shopify webhooks for {slug}: " + ("from any shop signed with its secret" if domain == "-" else f"only from {domain}"))
 
 
+@tenant.command("set-locale")
+@click.argument("slug")
+@click.argument("locale")
+def tenant_set_locale(slug: str, locale: str) -> None:
+    """Read SLUG's inputs that name no locale in LOCALE (e.g. de-DE or fr_FR); '-' goes back to en-US."""
+    from ..db import session_scope
+    from ..ingest.values import DEFAULT_LOCALE, UnknownLocale, normalize_locale
+    from ..tenants import tenant_by_slug
+
+    try:
+        tag = None if locale == "-" else normalize_locale(locale)
+    except UnknownLocale as error:
+        raise click.ClickException(str(error)) from None
+    with session_scope(settings_or_exit().database_url) as session:
+        found = tenant_by_slug(session, slug)
+        if found is None:
+            raise click.ClickException(f"no tenant {slug!r}")
+        found.locale = tag
+    click.echo(f"inputs of {slug} that name no locale are read in {tag or DEFAULT_LOCALE}")
+
+
 @tenant.command("list")
 def tenant_list() -> None:
     from sqlalchemy import select

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..models import EtlImport, EtlImportChunk
+from ..models import EtlImport, EtlImportChunk, Tenant
 from .readers import CHUNK_BYTES, INPUT_FORMATS
 from .tables import TABLES
 from .validate import UnusableInput
@@ -55,6 +55,12 @@ def create_import(
     existing = find_replay(session, tenant_id, source, dedupe_key)
     if existing is not None:
         return existing, False
+    context = dict(context or {})
+    if not context.get("locale"):
+        # An input that names no locale is read in its tenant's (set-locale), else the hub's default.
+        tenant_locale = session.scalar(select(Tenant.locale).where(Tenant.id == tenant_id))
+        if tenant_locale:
+            context["locale"] = tenant_locale
     imp = EtlImport(
         id=new_import_id(),
         tenant_id=tenant_id,

@@ -19,6 +19,8 @@ class Tenant(Base):
     # The tenant's Shopify shop (`acme.myshopify.com`): one app secret signs for every shop that
     # installed the app, so a webhook from another shop is refused when this is set.
     shopify_shop_domain: Mapped[str | None] = mapped_column(String(255))
+    # The locale this tenant's inputs are read in when they do not say (`python -m hub tenant set-locale`).
+    locale: Mapped[str | None] = mapped_column(String(16))
 
     secrets: Mapped[list["TenantSecret"]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
 
