@@ -178,3 +178,18 @@ def test_a_tenants_default_locale_reads_inputs_that_name_none(database_url, tena
     # An input that names its locale still wins over the tenant's.
     en = (CSV_FIXTURES / "hub_en-US-metrics_daily.csv").read_bytes()
     assert import_text(database_url, tenant["id"], "metrics_daily", en, context={"locale": "en-US"})["locale"] == "en-US"
+
+
+def test_an_amount_in_another_currency_than_the_rows_is_refused_naming_both(database_url, tenant):
+    body = ("io_id;flight_start;flight_end;booked_cpm;currency\n"
+            "IO-1;01.03.2025;31.03.2025;25,00 €;EUR\n"
+            "IO-2;01.03.2025;31.03.2025;$ 12,00;EUR\n"
+            "IO-3;01.03.2025;31.03.2025;12,00 USD;usd\n"
+            "IO-4;01.03.2025;31.03.2025;99999999999999999999,00 €;EUR\n")
+    summary = import_text(database_url, tenant["id"], "io_bookings", body, context={"locale": "de-DE"})
+    assert summary["counts"]["inserted"] == 2 and summary["counts"]["refused"] == 2
+    messages = [e["message"] for e in summary["row_errors"]]
+    assert messages[0].startswith("row 3, booked_cpm_cents: expected an amount in EUR (the row's currency), found one in ")
+    assert "USD" in messages[0] and messages[1].startswith("row 5, booked_cpm: expected an amount up to")
+    assert [(r.io_id, r.booked_cpm_cents, r.currency) for r in rows(database_url, IoBooking, IoBooking.io_id)] == [
+        ("IO-1", 2500, "EUR"), ("IO-3", 1200, "USD")]

@@ -71,7 +71,7 @@ def guard(spec, name: str, parse: Callable[[object], object], money: bool = Fals
             if type(raw) is str and len(raw) > MAX_NUMBER_CHARS:
                 raise BadValue(f"expected a number of at most {MAX_NUMBER_CHARS} characters, found {_found(raw)}")
             value = parse(raw)
-            if type(value) is int and not INT64_MIN <= value <= INT64_MAX:
+            if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:  # Cents too
                 raise BadValue(f"expected {expected}, found {_found(raw)}")
             return value
     elif kind == _DATE:

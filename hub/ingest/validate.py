@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from . import bounds
 from .tables import HUB_COLUMNS, TableSpec
-from .values import DEFAULT_LOCALE, TYPED_PARSERS, BadValue, is_blank, locale_parsers
+from .values import DEFAULT_LOCALE, TYPED_PARSERS, BadValue, Cents, is_blank, locale_parsers
 
 
 class UnusableInput(ValueError):
@@ -202,6 +202,14 @@ def validate_row(header: Header, row_number: int, values: list[object]) -> tuple
             errors.append(RowError(row_number, label, str(error)))
         except bounds.PARSER_FAULTS as error:  # a hostile value costs its row, never the import
             errors.append(RowError(row_number, label, bounds.unexpected(parse, raw, error)))
+    if not errors:
+        for name, value in record.items():
+            if type(value) is Cents:
+                # `$12` in a row whose currency is EUR: the amount is in another currency than the row says.
+                if record.get("currency") and record["currency"] not in value.currencies:
+                    errors.append(RowError(row_number, name, f"expected an amount in {record['currency']} (the row's "
+                                                             f"currency), found one in {'/'.join(sorted(value.currencies))}"))
+                record[name] = int(value)
     if not errors:
         for rule in spec.rules:
             errors.extend(RowError(row_number, column, message) for column, message in rule(record))

@@ -149,6 +149,27 @@ def parse_rate(raw: object) -> float:
 _CURRENCY_MARKS = re.compile(r"^[A-Z]{3}\s*|\s*[A-Z]{3}$|[$€£¥]")
 
 
+class Cents(int):
+    """Cents from text that named its currency (`25,00 €`, `USD 12`): the validator checks it against the
+    row's own `currency` and stores a plain int."""
+
+    currencies: frozenset = frozenset()
+
+
+# A sign names its currency; `$` is a dollar of any country the row may say.
+SIGN_CURRENCIES = {"€": frozenset({"EUR"}), "£": frozenset({"GBP"}), "¥": frozenset({"JPY", "CNY"}),
+                   "$": frozenset({"USD", "CAD", "AUD", "NZD", "SGD", "HKD", "MXN"})}
+
+
+def _named_currency(text: str, cents: int) -> int:
+    for mark in re.findall(r"[$€£¥]|\b[A-Z]{3}\b", text):
+        named = SIGN_CURRENCIES.get(mark, frozenset({mark}))
+        value = Cents(cents)
+        value.currencies = named
+        return value
+    return cents
+
+
 def parse_money_cents(raw: object) -> int:
     """A decimal amount (`119.96`, `$1,234.50`) as exact integer cents."""
     if isinstance(raw, bool):
@@ -168,7 +189,7 @@ def parse_money_cents(raw: object) -> int:
     cents = value * 100
     if cents != cents.to_integral_value():
         raise BadValue(f"expected at most 2 decimal places, found {shown(raw)}")
-    return int(cents)
+    return _named_currency(str(raw), int(cents))
 
 
 def parse_identifier(raw: object) -> str:
@@ -351,7 +372,7 @@ def locale_parsers(tag: str) -> dict:
         cents = value * 100
         if cents != cents.to_integral_value():
             raise BadValue(f"expected at most 2 decimal places, found {shown(raw)}")
-        return int(cents)
+        return _named_currency(raw, int(cents))
 
     def day(raw: object) -> date:
         if type(raw) is not str:
