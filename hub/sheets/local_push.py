@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 import uuid
+from datetime import date, datetime
 
 from openpyxl import load_workbook
 
@@ -26,11 +27,24 @@ def workbook_push(path: str, tab: str, spreadsheet_id: str = "local-workbook") -
     keep = [i for i, name in enumerate(header) if name and normalize_header(name) not in HUB_COLUMNS]
     pushed = []
     for number, row in enumerate(rows[1:], start=2):
-        values = [display_text(row[i]) if i < len(row) else "" for i in keep]
+        cells = [row[i] if i < len(row) else None for i in keep]
+        values = [display_text(cell) for cell in cells]
         if any(values):
-            pushed.append({"row_number": number, "values": values})
-    return {"push_id": uuid.uuid4().hex, "spreadsheet_id": spreadsheet_id, "sheet": tab,
+            pushed.append({"row_number": number, "values": values, "typed": [_typed(cell) for cell in cells]})
+    # The text above is drawn the en-US way (display_text), whatever the machine's locale: say so.
+    return {"push_id": uuid.uuid4().hex, "spreadsheet_id": spreadsheet_id, "sheet": tab, "locale": "en_US",
             "header": [header[i] for i in keep], "rows": pushed}
+
+
+def _typed(cell: object) -> object:
+    """What the Apps Script sends as a cell's typed value: numbers, ISO days, else null (text)."""
+    if isinstance(cell, datetime):
+        return cell.date().isoformat()
+    if isinstance(cell, date):
+        return cell.isoformat()
+    if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+        return cell
+    return None
 
 
 def signed_request(secret: str, push: dict) -> tuple[bytes, dict[str, str]]:
