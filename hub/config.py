@@ -104,6 +104,9 @@ class Settings:
     max_upload_bytes: int = 256 * 1024 * 1024
     max_webhook_bytes: int = 5 * 1024 * 1024
     import_batch_rows: int = 5000
+    # How long a run holds its import without renewing (it renews every batch): past it, the run is
+    # taken for dead (a killed worker) and the reconciler starts it again.
+    import_lease_seconds: int = 30
     job_retries: int = 3
     job_retry_intervals: tuple[int, ...] = (10, 60, 300)
     # Waits (seconds) before each retry of a REST-hook delivery: 10 attempts over about 24 hours.
@@ -193,6 +196,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_upload_bytes=parse_int("HUB_MAX_UPLOAD_BYTES", env.get("HUB_MAX_UPLOAD_BYTES", str(256 * 1024 * 1024)), 1),
         max_webhook_bytes=parse_int("HUB_MAX_WEBHOOK_BYTES", env.get("HUB_MAX_WEBHOOK_BYTES", str(5 * 1024 * 1024)), 1),
         import_batch_rows=parse_int("HUB_IMPORT_BATCH_ROWS", env.get("HUB_IMPORT_BATCH_ROWS", "5000"), 1),
+        import_lease_seconds=parse_int("HUB_IMPORT_LEASE_SECONDS", env.get("HUB_IMPORT_LEASE_SECONDS", "30"), 1),
         job_retries=parse_int("HUB_JOB_RETRIES", env.get("HUB_JOB_RETRIES", "3")),
         job_retry_intervals=parse_int_list("HUB_JOB_RETRY_INTERVALS", intervals) if intervals else (10, 60, 300),
         hook_retry_intervals=parse_int_list("HUB_HOOK_RETRY_INTERVALS", env["HUB_HOOK_RETRY_INTERVALS"])

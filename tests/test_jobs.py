@@ -92,6 +92,7 @@ def test_import_left_running_by_a_dead_worker_is_resumed(database_url, redis_url
     imp, _ = create_import(session, tenant_id=tenant["id"], source="test", table_name="metrics_daily",
                            input_format="csv", payload=body.encode())
     session.commit()
+    import_id = imp.id
     real_apply, calls = pipeline.apply_batch, {"n": 0}
 
     def dies_on_second_batch(*args, **kwargs):
@@ -102,14 +103,14 @@ def test_import_left_running_by_a_dead_worker_is_resumed(database_url, redis_url
 
     monkeypatch.setattr(pipeline, "apply_batch", dies_on_second_batch)
     with pytest.raises(SystemExit):
-        pipeline.run_import(session, imp.id, batch_rows=4)
+        pipeline.run_import(session, import_id, batch_rows=4)
     session.close()
     monkeypatch.setattr(pipeline, "apply_batch", real_apply)
-    assert load_import(database_url, imp.id).status == "running"
+    assert load_import(database_url, import_id).status == "running"
 
-    assert reconcile_imports(load_settings(), grace_seconds=0) == [imp.id]
+    assert reconcile_imports(load_settings(), grace_seconds=0) == [import_id]
     work(redis_url)
-    done = load_import(database_url, imp.id)
+    done = load_import(database_url, import_id)
     assert (done.status, done.rows_total, done.rows_inserted, done.rows_unchanged) == ("completed", 9, 9, 0)
 
 

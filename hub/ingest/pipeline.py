@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 from contextlib import ExitStack
+from datetime import timedelta
 from typing import BinaryIO, Iterator
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..events import emit
@@ -81,8 +83,38 @@ def _batches(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple
         yield batch
 
 
+class LeaseLost(RuntimeError):
+    """Another run holds this import now (this one was taken for dead): stop without writing anything."""
+
+
+DEFAULT_LEASE_SECONDS = 30
+
+
+def _take_lease(session: Session, import_id: str, owner: str, seconds: int) -> bool:
+    """Hold the import for `seconds`, unless a live run holds it. One guarded UPDATE, so of two runs that
+    try at once (an orphaned job process and its replacement) exactly one wins."""
+    now = utcnow()
+    taken = session.execute(
+        update(EtlImport)
+        .where(EtlImport.id == import_id, EtlImport.status.not_in(FINISHED_STATUSES),
+               or_(EtlImport.lease_owner.is_(None), EtlImport.lease_owner == owner,
+                   EtlImport.lease_expires_at < now))
+        .values(lease_owner=owner, lease_expires_at=now + timedelta(seconds=seconds))
+        .execution_options(synchronize_session=False)).rowcount
+    return taken == 1
+
+
+def _renew_lease(session: Session, imp: EtlImport, owner: str, seconds: int) -> None:
+    """In the batch's own transaction: the batch commits only while this run still holds the import.
+    The UPDATE locks the row, so a run taking over waits for this commit and then finds the lease fresh."""
+    if not _take_lease(session, imp.id, owner, seconds):
+        session.rollback()
+        raise LeaseLost(f"import {imp.id}: another run holds it now; this run stops")
+
+
 def _fail(session: Session, imp: EtlImport, message: str) -> None:
     imp.status, imp.error, imp.finished_at, imp.updated_at = "failed", message, utcnow(), utcnow()
+    imp.lease_owner = imp.lease_expires_at = None
     emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
 
 
@@ -106,22 +138,52 @@ def import_event_payload(imp: EtlImport) -> dict:
     }
 
 
-def _apply_batches(session, imp, spec, header, state, header_cells, batches, track) -> None:
+def _apply_batches(session, imp, spec, header, state, header_cells, batches, track, renew) -> None:
     # Tried: validating batch N+1 in this thread while a writer thread applied batch N on
     # PostgreSQL. On 2 cores it gained nothing measurable (GIL and the server share them), so it is
     # kept simple: one batch after another.
     for batch in batches:
         good, refused = _validate_batch(header, state, batch)
+        renew()
         _write_batch(session, imp, spec, header, header_cells, len(batch), good, refused, track)
 
 
-def run_import(session: Session, import_id: str, batch_rows: int = 5000) -> EtlImport:
-    """Run (or resume) one import to its end. Commits as it goes; raises only on faults worth a retry."""
+def run_import(session: Session, import_id: str, batch_rows: int = 5000,
+               lease_seconds: int = DEFAULT_LEASE_SECONDS) -> EtlImport:
+    """Run (or resume) one import to its end. Commits as it goes; raises only on faults worth a retry.
+
+    One run at a time: the run holds a lease on the import, renewed with every batch. A second run
+    (a duplicate job, an orphaned job process next to its replacement) finds it held and leaves; a run
+    whose lease lapsed (its worker was killed) is replaced, and stops at its next batch if it was not dead."""
     imp = session.get(EtlImport, import_id)
     if imp is None:
         raise LookupError(f"import {import_id} does not exist")
     if imp.status in FINISHED_STATUSES:
         return imp  # a duplicate job or a replay: nothing to do twice
+    owner = uuid.uuid4().hex
+    if not _take_lease(session, import_id, owner, lease_seconds):
+        session.rollback()
+        raise LeaseLost(f"import {import_id} is being run by another worker; this run leaves it to that one")
+    session.commit()
+    session.refresh(imp)
+
+    def renew() -> None:
+        _renew_lease(session, imp, owner, lease_seconds)
+
+    try:
+        return _run_held(session, imp, batch_rows, renew)
+    except LeaseLost:
+        raise
+    except BaseException:
+        # A fault this process lives through (not a kill): let the retry take the import at once.
+        session.rollback()
+        session.execute(update(EtlImport).where(EtlImport.id == import_id, EtlImport.lease_owner == owner)
+                        .values(lease_owner=None, lease_expires_at=None).execution_options(synchronize_session=False))
+        session.commit()
+        raise
+
+
+def _run_held(session: Session, imp: EtlImport, batch_rows: int, renew) -> EtlImport:
     imp.status, imp.error, imp.updated_at = "running", None, utcnow()
     imp.started_at = imp.started_at or utcnow()
     imp.attempts += 1
@@ -138,6 +200,7 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000) -> EtlI
             header_cells = stream.header
             header = read_header(spec, header_cells, import_locale(imp))
         except UnusableInput as error:
+            renew()
             _fail(session, imp, str(error))
             session.add(EtlRowError(import_id=imp.id, tenant_id=imp.tenant_id, row_number=None, column=None,
                                     message=str(error), raw={"header": [str(c) for c in header_cells]}))
@@ -155,14 +218,19 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000) -> EtlI
                 record, _ = validate_row(header, number, values)
                 if record is not None:
                     state.check(number, record)
-            _apply_batches(session, imp, spec, header, state, stream.header, _batches(rows, batch_rows), track)
+            _apply_batches(session, imp, spec, header, state, stream.header, _batches(rows, batch_rows), track, renew)
         except UnusableInput as error:  # a reader can find the input broken midway (bad CSV quoting...)
             session.rollback()
+            renew()
             _fail(session, imp, str(error))
             session.commit()
             return imp
+    # Completion is emitted in the transaction that ends the lease, so only the run that holds it can
+    # complete the import: whatever happens, etl.import_completed is written once.
+    renew()
     imp.status = "completed_with_errors" if imp.rows_refused else "completed"
     imp.finished_at = imp.updated_at = utcnow()
+    imp.lease_owner = imp.lease_expires_at = None
     emit(session, imp.tenant_id, "etl.import_completed", import_event_payload(imp), subject=imp.id)
     if imp.rows_refused:
         emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)

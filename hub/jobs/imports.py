@@ -6,15 +6,15 @@ import traceback
 from datetime import timedelta
 
 from rq import get_current_job
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from ..config import Settings, load_settings
 from ..db import make_session_factory
 from ..events import emit
-from ..ingest.pipeline import import_event_payload, run_import
+from ..ingest.pipeline import LeaseLost, import_event_payload, run_import
 from ..models import EtlImport, Tenant, utcnow
 from ..workflows import io_lifecycle
-from .queue import enqueue, job_is_pending
+from .queue import enqueue, forget_job, job_is_pending, job_is_waiting
 from .hooks import enqueue_dispatch
 from ..sheets.mirror import OWNED as MIRRORED_TABLES
 from .writeback import enqueue_mirror, enqueue_results, enqueue_write_back
@@ -57,7 +57,12 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
     """Run an import; on a fault record the reason, and mark it failed once no retry is left."""
     session = make_session_factory(settings.database_url)()
     try:
-        imp = run_import(session, import_id, batch_rows=settings.import_batch_rows)
+        try:
+            imp = run_import(session, import_id, batch_rows=settings.import_batch_rows,
+                             lease_seconds=settings.import_lease_seconds)
+        except LeaseLost as lost:
+            log.warning("%s", lost)  # the run that holds it finishes it, and reports it
+            return {"import_id": import_id, "status": "handed-over"}
         source, status, table, tenant_id = imp.source, imp.status, imp.table_name, imp.tenant_id
         updated = imp.rows_updated
         session.close()
@@ -75,6 +80,7 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
         if imp is not None:
             imp.error = f"{error.__class__.__name__}: {error}"
             imp.updated_at = utcnow()
+            imp.lease_owner = imp.lease_expires_at = None  # this run is over: its retry may take the import
             if final_attempt:
                 imp.status, imp.finished_at = "failed", utcnow()
                 emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
@@ -117,21 +123,37 @@ def retry_import(settings: Settings, import_id: str) -> str:
 
 
 def reconcile_imports(settings: Settings | None = None, grace_seconds: int = 60) -> list[str]:
-    """Enqueue imports that were accepted but have no live job: Redis was down, or a worker died."""
+    """Enqueue imports that were accepted but have no live run: Redis was down, or a worker died.
+
+    A run renews its import's lease with every batch, so a `running` import whose lease lapsed has no
+    live run, whatever RQ still says: a worker killed with SIGKILL leaves its job "started" until the
+    job's timeout. That stale job is removed with RQ's own API and the import enqueued again; the new
+    run resumes after the last committed batch."""
     settings = settings or load_settings()
     if settings.jobs_inline:
         return []
-    cutoff = utcnow() - timedelta(seconds=grace_seconds)
+    now = utcnow()
+    cutoff = now - timedelta(seconds=grace_seconds)
     session = make_session_factory(settings.database_url)()
     try:
-        stuck = session.scalars(
-            select(EtlImport.id).where(EtlImport.status.in_(("queued", "running")), EtlImport.updated_at < cutoff)
-        ).all()
+        waiting = session.scalars(select(EtlImport.id).where(
+            EtlImport.status == "queued", EtlImport.updated_at < cutoff)).all()
+        # A run that has not renewed its lease is dead (or, if merely slow, stops at its next batch).
+        abandoned = session.scalars(select(EtlImport.id).where(
+            EtlImport.status == "running",
+            or_(EtlImport.lease_expires_at < now,
+                and_(EtlImport.lease_owner.is_(None), EtlImport.updated_at < cutoff)))).all()
     finally:
         session.close()
     requeued = []
-    for import_id in stuck:
+    for import_id in waiting:
         if not job_is_pending(settings, import_job_id(import_id)) and enqueue_import(settings, import_id) == "queued":
+            requeued.append(import_id)
+    for import_id in abandoned:
+        if job_is_waiting(settings, import_job_id(import_id)):
+            continue  # queued or scheduled: a worker will start it
+        forget_job(settings, import_job_id(import_id))  # "started" by a worker that is gone
+        if enqueue_import(settings, import_id) == "queued":
             requeued.append(import_id)
     if requeued:
         log.info("reconciler enqueued %d import(s): %s", len(requeued), ", ".join(requeued))

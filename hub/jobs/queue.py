@@ -35,6 +35,24 @@ def job_is_pending(settings: Settings, job_id: str) -> bool:
     return job.get_status(refresh=False) in PENDING_STATES
 
 
+def job_is_waiting(settings: Settings, job_id: str) -> bool:
+    """Queued, scheduled or deferred: not started yet, so a worker will pick it up."""
+    try:
+        job = Job.fetch(job_id, connection=redis_connection(settings.redis_url))
+    except Exception:
+        return False
+    return job.get_status(refresh=False) in PENDING_STATES - {JobStatus.STARTED}
+
+
+def forget_job(settings: Settings, job_id: str) -> None:
+    """Remove a job RQ still holds for a worker that is gone (its registries included), so that the
+    same id can be enqueued again."""
+    try:
+        Job.fetch(job_id, connection=redis_connection(settings.redis_url)).delete()
+    except Exception:  # NoSuchJobError: nothing to forget
+        pass
+
+
 def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable, inline_raises: bool = False,
             rq_retries: bool = True) -> str:
     """Queue `func(*args)` once under `job_id`, or run `inline(settings, *args)` when there is no Redis.

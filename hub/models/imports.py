@@ -41,6 +41,9 @@ class EtlImport(Base):
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     job_id: Mapped[str | None] = mapped_column(String(100))
+    # The one run working on this import, and until when it holds it (renewed with every batch).
+    lease_owner: Mapped[str | None] = mapped_column(String(32))
+    lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)
     # Source-specific facts (spreadsheet id, sheet tab...) and, for small inputs, each row's outcome.
     context: Mapped[dict | None] = mapped_column(Json)
     row_outcomes: Mapped[dict | None] = mapped_column(Json)

@@ -1,0 +1,125 @@
+"""Imports survive killed workers: real `python -m hub worker` processes on PostgreSQL and Redis, killed
+with SIGKILL mid-import. One run per import at a time (a lease renewed with every batch), a dead run
+found by its lapsed lease and resumed, and completion written exactly once."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from sqlalchemy import select
+
+from hub.config import load_settings
+from hub.db import make_session_factory
+from hub.ingest.intake import create_import
+from hub.jobs.imports import enqueue_import, execute_import
+from hub.models import EtlImport, Event, MetricsDaily
+from tests.conftest import make_tenant
+
+ROWS = 40_000
+LEASE_SECONDS = "2"
+
+
+def _env(postgres_url: str, redis_url: str) -> dict:
+    return dict(os.environ, HUB_DATABASE_URL=postgres_url, HUB_REDIS_URL=redis_url, HUB_IMPORT_BATCH_ROWS="200",
+                HUB_IMPORT_LEASE_SECONDS=LEASE_SECONDS, HUB_JOB_RETRY_INTERVALS="0")
+
+
+def _accepted_import(postgres_url: str) -> str:
+    tenant = make_tenant(postgres_url, "acme")
+    body = "day,episode_id,source,downloads\n" + "".join(
+        f"2025-01-{n % 28 + 1:02d},ep-{n // 28},host,{n}\n" for n in range(ROWS))
+    session = make_session_factory(postgres_url)()
+    try:
+        imp, _ = create_import(session, tenant_id=tenant["id"], source="upload", table_name="metrics_daily",
+                               input_format="csv", payload=body.encode())
+        session.commit()
+        return imp.id
+    finally:
+        session.close()
+
+
+def _import(postgres_url: str, import_id: str) -> EtlImport:
+    session = make_session_factory(postgres_url)()
+    try:
+        return session.get(EtlImport, import_id)
+    finally:
+        session.close()
+
+
+def _wait_until_midway(postgres_url: str, import_id: str, timeout: float = 60) -> EtlImport:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        imp = _import(postgres_url, import_id)
+        if imp.status == "running" and 2_000 <= imp.rows_done:
+            return imp
+        assert imp.status in ("queued", "running"), imp.status
+        time.sleep(0.05)
+    raise AssertionError("the import never got going")
+
+
+def _completion_events(postgres_url: str, import_id: str) -> list[str]:
+    session = make_session_factory(postgres_url)()
+    try:
+        return session.scalars(select(Event.name).where(Event.subject == import_id)).all()
+    finally:
+        session.close()
+
+
+def _assert_exact(postgres_url: str, import_id: str) -> None:
+    done = _import(postgres_url, import_id)
+    assert (done.status, done.rows_total, done.rows_inserted, done.rows_updated, done.rows_unchanged,
+            done.rows_refused) == ("completed", ROWS, ROWS, 0, 0, 0)
+    session = make_session_factory(postgres_url)()
+    try:
+        assert len(session.scalars(select(MetricsDaily.id)).all()) == ROWS
+    finally:
+        session.close()
+    assert _completion_events(postgres_url, import_id) == ["etl.import_completed"]
+
+
+def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes_exactly(postgres_url, redis_url):
+    env = _env(postgres_url, redis_url)
+    import_id = _accepted_import(postgres_url)
+    assert enqueue_import(load_settings(env), import_id) == "queued"
+    worker = subprocess.Popen([sys.executable, "-m", "hub", "worker"], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        midway = _wait_until_midway(postgres_url, import_id)
+    finally:
+        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its job process, with no chance to clean up
+        worker.wait()
+    killed_at = time.monotonic()
+    stuck = _import(postgres_url, import_id)
+    assert stuck.status == "running" and midway.rows_done <= stuck.rows_done < ROWS
+
+    # A worker started again (it reconciles on start) takes the import once the dead run's lease lapsed.
+    time.sleep(float(LEASE_SECONDS) + 0.5)
+    subprocess.run([sys.executable, "-m", "hub", "worker", "--burst"], env=env, check=True, timeout=120,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    assert time.monotonic() - killed_at < 60
+    _assert_exact(postgres_url, import_id)
+
+
+def test_an_orphaned_job_process_and_a_second_run_give_one_run(postgres_url, redis_url):
+    env = _env(postgres_url, redis_url)
+    import_id = _accepted_import(postgres_url)
+    assert enqueue_import(load_settings(env), import_id) == "queued"
+    worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--burst"], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_until_midway(postgres_url, import_id)
+    os.kill(worker.pid, signal.SIGKILL)  # only the worker's main process: its job process goes on, orphaned
+    worker.wait()
+
+    # Another run of the same import (a requeued or retried job) while the orphan still holds it: it leaves.
+    assert execute_import(load_settings(env), import_id) == {"import_id": import_id, "status": "handed-over"}
+    deadline = time.monotonic() + 60
+    while _import(postgres_url, import_id).status == "running" and time.monotonic() < deadline:
+        time.sleep(0.1)
+    _assert_exact(postgres_url, import_id)
+    try:
+        os.killpg(worker.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
