@@ -123,3 +123,29 @@ def test_an_orphaned_job_process_and_a_second_run_give_one_run(postgres_url, red
         os.killpg(worker.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def test_a_due_retry_runs_with_plain_rq_workers_after_a_reconcile(postgres_url, redis_url):
+    from datetime import datetime, timedelta, timezone
+
+    from redis import Redis
+    from rq import Queue
+
+    from hub.jobs.imports import import_job_id, run_import_job
+
+    env = _env(postgres_url, redis_url)
+    import_id = _accepted_import(postgres_url)
+    # What RQ's Retry(interval=...) leaves after a failed attempt: the job in the scheduled registry, due now.
+    queue = Queue("hub", connection=Redis.from_url(redis_url))
+    queue.enqueue_at(datetime.now(timezone.utc) - timedelta(seconds=1), run_import_job, import_id,
+                     job_id=import_job_id(import_id))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rq_worker = [os.path.join(os.path.dirname(sys.executable), "rq"), "worker", "--burst", "--url", redis_url, "hub"]
+    subprocess.run(rq_worker, env=env, cwd=root, check=True, timeout=120, capture_output=True)
+    assert _import(postgres_url, import_id).status == "queued", "plain `rq worker` runs no scheduler"
+
+    reconciled = subprocess.run([sys.executable, "-m", "hub", "reconcile"], env=env, cwd=root, capture_output=True,
+                                text=True, timeout=60)
+    assert reconciled.returncode == 0, reconciled.stderr
+    subprocess.run(rq_worker, env=env, cwd=root, check=True, timeout=120, capture_output=True)
+    _assert_exact(postgres_url, import_id)

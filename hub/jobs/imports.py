@@ -14,7 +14,7 @@ from ..events import emit
 from ..ingest.pipeline import LeaseLost, import_event_payload, run_import
 from ..models import EtlImport, Tenant, utcnow
 from ..workflows import io_lifecycle
-from .queue import enqueue, forget_job, job_is_pending, job_is_waiting
+from .queue import enqueue, enqueue_due_retries, forget_job, job_is_pending, job_is_waiting
 from .hooks import enqueue_dispatch
 from ..sheets.mirror import OWNED as MIRRORED_TABLES
 from .writeback import enqueue_mirror, enqueue_results, enqueue_write_back
@@ -132,6 +132,7 @@ def reconcile_imports(settings: Settings | None = None, grace_seconds: int = 60)
     settings = settings or load_settings()
     if settings.jobs_inline:
         return []
+    enqueue_due_retries(settings)  # retries RQ scheduled, for when no worker runs RQ's scheduler
     now = utcnow()
     cutoff = now - timedelta(seconds=grace_seconds)
     session = make_session_factory(settings.database_url)()

@@ -53,6 +53,27 @@ def forget_job(settings: Settings, job_id: str) -> None:
         pass
 
 
+def enqueue_due_retries(settings: Settings) -> bool:
+    """Put retries whose time has come on the queue, as RQ's scheduler does, when no scheduler holds the
+    queue (workers started as plain `rq worker hub`, or the one with the scheduler was killed and its
+    lock has lapsed). RQ's own lock decides: while a live scheduler holds it, this leaves the work to it.
+    Returns whether this call did the enqueueing."""
+    from rq.scheduler import RQScheduler
+
+    scheduler = RQScheduler([settings.queue_name], connection=redis_connection(settings.redis_url))
+    try:
+        if not scheduler.acquire_locks():
+            return False
+        try:
+            scheduler.enqueue_scheduled_jobs()
+        finally:
+            scheduler.release_locks()
+        return True
+    except RedisError as error:
+        log.warning("redis unreachable, due retries wait: %s", error)
+        return False
+
+
 def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable, inline_raises: bool = False,
             rq_retries: bool = True) -> str:
     """Queue `func(*args)` once under `job_id`, or run `inline(settings, *args)` when there is no Redis.
