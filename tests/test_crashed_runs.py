@@ -68,7 +68,7 @@ def _completion_events(postgres_url: str, import_id: str) -> list[str]:
         session.close()
 
 
-def _assert_exact(postgres_url: str, import_id: str) -> None:
+def _assert_exact(postgres_url: str, import_id: str, events: list[str] | None = None) -> None:
     done = _import(postgres_url, import_id)
     assert (done.status, done.rows_total, done.rows_inserted, done.rows_updated, done.rows_unchanged,
             done.rows_refused) == ("completed", ROWS, ROWS, 0, 0, 0)
@@ -77,7 +77,7 @@ def _assert_exact(postgres_url: str, import_id: str) -> None:
         assert len(session.scalars(select(MetricsDaily.id)).all()) == ROWS
     finally:
         session.close()
-    assert _completion_events(postgres_url, import_id) == ["etl.import_completed"]
+    assert sorted(_completion_events(postgres_url, import_id)) == (events or ["etl.import_completed"])
 
 
 def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes_exactly(postgres_url, redis_url):
@@ -149,3 +149,62 @@ def test_a_due_retry_runs_with_plain_rq_workers_after_a_reconcile(postgres_url, 
     assert reconciled.returncode == 0, reconciled.stderr
     subprocess.run(rq_worker, env=env, cwd=root, check=True, timeout=120, capture_output=True)
     _assert_exact(postgres_url, import_id)
+
+
+def _failed_by_a_fault(postgres_url: str, redis_url: str, monkeypatch) -> str:
+    """An import whose RQ job failed on a fault (the database went away), retries used up."""
+    from redis import Redis
+    from rq import Queue, SimpleWorker
+
+    from hub.ingest import pipeline
+
+    for name, value in _env(postgres_url, redis_url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HUB_JOB_RETRIES", "0")
+    import_id = _accepted_import(postgres_url)
+    assert enqueue_import(load_settings(), import_id) == "queued"
+
+    def database_gone(*args, **kwargs):
+        raise ConnectionError("database went away")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(pipeline, "apply_batch", database_gone)
+        connection = Redis.from_url(redis_url)
+        SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True)
+    assert _import(postgres_url, import_id).status == "failed"
+    return import_id
+
+
+def _failed_registry(redis_url: str) -> list[str]:
+    from redis import Redis
+    from rq.registry import FailedJobRegistry
+
+    return FailedJobRegistry("hub", connection=Redis.from_url(redis_url)).get_job_ids()
+
+
+def test_rq_requeue_of_a_failed_import_runs_and_completes_it(postgres_url, redis_url, monkeypatch):
+    from hub.jobs.imports import import_job_id
+
+    import_id = _failed_by_a_fault(postgres_url, redis_url, monkeypatch)
+    assert _failed_registry(redis_url) == [import_job_id(import_id)]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    rq = os.path.join(os.path.dirname(sys.executable), "rq")
+    env = _env(postgres_url, redis_url)
+    subprocess.run([rq, "requeue", "--url", redis_url, "--queue", "hub", import_job_id(import_id)], env=env, cwd=root,
+                   check=True, timeout=60, capture_output=True)
+    subprocess.run([rq, "worker", "--burst", "--url", redis_url, "hub"], env=env, cwd=root, check=True, timeout=120,
+                   capture_output=True)
+    _assert_exact(postgres_url, import_id, events=["etl.error", "etl.import_completed"])
+    assert _failed_registry(redis_url) == []
+
+
+def test_hub_retry_clears_rqs_failed_registry_and_completes_the_import(postgres_url, redis_url, monkeypatch):
+    import_id = _failed_by_a_fault(postgres_url, redis_url, monkeypatch)
+    env = _env(postgres_url, redis_url)
+    done = subprocess.run([sys.executable, "-m", "hub", "retry", import_id], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert _failed_registry(redis_url) == []
+    subprocess.run([sys.executable, "-m", "hub", "worker", "--burst"], env=env, check=True, timeout=120,
+                   capture_output=True)
+    _assert_exact(postgres_url, import_id, events=["etl.error", "etl.import_completed"])

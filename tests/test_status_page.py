@@ -286,7 +286,7 @@ def test_inline_retry_runs_a_failed_import_again(client, database_url, tenant, m
     assert import_row(page.text, imp.id)[4].startswith("failed")
     assert "ConnectionError: database went away" in text_of(page)
     done = client.post(f"/admin/imports/{imp.id}/retry", data={"csrf_token": csrf}, follow_redirects=True)
-    assert done.status_code == 200 and "ran again inline" in done.text
+    assert done.status_code == 200 and f"Import {imp.id} ran again: completed." in done.text
     after = load_import(database_url, imp.id)
     assert (after.status, after.rows_inserted, after.error) == ("completed", 2, None)
     # A completed import is not retried.
@@ -451,3 +451,16 @@ def test_import_page_warns_of_ignored_columns(client, database_url, tenant):
     login(client)
     detail = client.get(f"/admin/imports/{summary['import_id']}")
     assert "column 'notes' is not a column of metrics_daily; its values were ignored" in text_of(detail)
+
+
+def test_retry_is_not_offered_for_an_input_refused_as_a_whole(client, database_url, tenant):
+    summary = import_text(database_url, tenant["id"], "metrics_daily", "day,episode_id,downlaods\n2025-01-06,e,3\n")
+    assert summary["status"] == "failed"
+    csrf = login(client)
+    assert "Retry" not in " ".join(import_row(client.get("/admin").text, summary["import_id"]))
+    assert 'id="retry-import"' not in client.get(f"/admin/imports/{summary['import_id']}").text
+    refused = client.post(f"/api/v1/etl/imports/{summary['import_id']}/retry",
+                          headers={"Authorization": f"Bearer {tenant['secrets']['api']}"})
+    assert refused.status_code == 409 and "running it again cannot change that" in refused.get_json()["error"]
+    forced = client.post(f"/admin/imports/{summary['import_id']}/retry", data={"csrf_token": csrf}, follow_redirects=True)
+    assert "running it again cannot change that" in forced.text

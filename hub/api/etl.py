@@ -109,6 +109,9 @@ def retry(import_id: str):
     if imp.status in ("completed", "completed_with_errors"):
         return json_error(409, f"import {import_id} is {imp.status}; only failed or stuck imports are retried")
     db().close()
-    retry_import(settings(), import_id)
+    try:
+        retry_import(settings(), import_id)
+    except ValueError as error:  # refused as a whole: a rerun cannot change it
+        return json_error(409, str(error))
     imp = db().get(EtlImport, import_id)
     return accepted(imp)

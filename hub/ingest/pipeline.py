@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from datetime import timedelta
 from typing import BinaryIO, Iterator
 
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..events import emit
@@ -112,9 +112,17 @@ def _renew_lease(session: Session, imp: EtlImport, owner: str, seconds: int) -> 
         raise LeaseLost(f"import {imp.id}: another run holds it now; this run stops")
 
 
+def rerun_can_change(imp: EtlImport) -> bool:
+    """Whether running the import again could end otherwise: yes after a fault (the database went away,
+    a worker died), no for an input refused as a whole (a bad header stays bad) or one that completed."""
+    return imp.status not in ("completed", "completed_with_errors") and not (imp.context or {}).get("refused_whole")
+
+
 def _fail(session: Session, imp: EtlImport, message: str) -> None:
+    """The input as a whole is refused: the import fails, and no rerun of the same input can change that."""
     imp.status, imp.error, imp.finished_at, imp.updated_at = "failed", message, utcnow(), utcnow()
     imp.lease_owner = imp.lease_expires_at = None
+    imp.context = dict(imp.context or {}, refused_whole=True)
     emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
 
 
@@ -202,6 +210,8 @@ def _run_held(session: Session, imp: EtlImport, batch_rows: int, renew) -> EtlIm
         except UnusableInput as error:
             renew()
             _fail(session, imp, str(error))
+            # One whole-input error per import, however often it is run.
+            session.execute(delete(EtlRowError).where(EtlRowError.import_id == imp.id, EtlRowError.row_number.is_(None)))
             session.add(EtlRowError(import_id=imp.id, tenant_id=imp.tenant_id, row_number=None, column=None,
                                     message=str(error), raw={"header": [str(c) for c in header_cells]}))
             session.commit()

@@ -11,10 +11,10 @@ from sqlalchemy import and_, or_, select
 from ..config import Settings, load_settings
 from ..db import make_session_factory
 from ..events import emit
-from ..ingest.pipeline import LeaseLost, import_event_payload, run_import
+from ..ingest.pipeline import LeaseLost, import_event_payload, rerun_can_change, run_import
 from ..models import EtlImport, Tenant, utcnow
 from ..workflows import io_lifecycle
-from .queue import enqueue, enqueue_due_retries, forget_job, job_is_pending, job_is_waiting
+from .queue import enqueue, enqueue_due_retries, forget_failed_job, forget_job, job_is_pending, job_is_waiting
 from .hooks import enqueue_dispatch
 from ..sheets.mirror import OWNED as MIRRORED_TABLES
 from .writeback import enqueue_mirror, enqueue_results, enqueue_write_back
@@ -57,6 +57,7 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
     """Run an import; on a fault record the reason, and mark it failed once no retry is left."""
     session = make_session_factory(settings.database_url)()
     try:
+        reopen_failed(session, import_id)
         try:
             imp = run_import(session, import_id, batch_rows=settings.import_batch_rows,
                              lease_seconds=settings.import_lease_seconds)
@@ -95,6 +96,15 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
         session.close()
 
 
+def reopen_failed(session, import_id: str) -> None:
+    """A job run for an import that failed on a fault is a retry (`hub retry`, the admin's Retry, or RQ's own
+    `rq requeue` and rq-dashboard): the import goes back to queued and resumes after its last batch."""
+    imp = session.get(EtlImport, import_id)
+    if imp is not None and imp.status == "failed" and rerun_can_change(imp):
+        imp.status, imp.finished_at, imp.updated_at = "queued", None, utcnow()
+        session.commit()
+
+
 def run_import_job(import_id: str) -> dict:
     """What an RQ worker runs. Settings come from the worker's environment, like the web app's."""
     job = get_current_job()
@@ -115,10 +125,15 @@ def retry_import(settings: Settings, import_id: str) -> str:
             raise LookupError(f"import {import_id} does not exist")
         if imp.status in ("completed", "completed_with_errors"):
             raise ValueError(f"import {import_id} is {imp.status}; only failed or stuck imports are retried")
+        if not rerun_can_change(imp):
+            raise ValueError(f"import {import_id} was refused as a whole ({imp.error}); running it again cannot "
+                             "change that: fix the input and send it again")
         imp.status, imp.finished_at, imp.updated_at = "queued", None, utcnow()
         session.commit()
     finally:
         session.close()
+    if not settings.jobs_inline:
+        forget_failed_job(settings, import_job_id(import_id))  # RQ's failed registry no longer lists it
     return enqueue_import(settings, import_id)
 
 

@@ -53,6 +53,17 @@ def forget_job(settings: Settings, job_id: str) -> None:
         pass
 
 
+def forget_failed_job(settings: Settings, job_id: str) -> None:
+    """Take a job out of RQ's failed registry: it is being run again, and must not be listed (or retried)
+    as failed meanwhile."""
+    from rq.registry import FailedJobRegistry
+
+    try:
+        FailedJobRegistry(settings.queue_name, connection=redis_connection(settings.redis_url)).remove(job_id)
+    except RedisError as error:
+        log.warning("could not clear failed job %s: %s", job_id, error)
+
+
 def enqueue_due_retries(settings: Settings) -> bool:
     """Put retries whose time has come on the queue, as RQ's scheduler does, when no scheduler holds the
     queue (workers started as plain `rq worker hub`, or the one with the scheduler was killed and its

@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..ingest.pipeline import rerun_can_change
 from ..ingest.summary import history_item
 from ..jobs.queue import redis_connection
 from ..models import (
@@ -202,6 +203,8 @@ def recent_imports(session: Session, tenants: dict[int, dict], limit: int = RECE
             error=imp.error,
             attempts=imp.attempts,
             row_errors=error_counts.get(imp.id, 0),
+            # Retry is offered only where a rerun can end otherwise (a fault, not a refused input).
+            retryable=imp.status == "failed" and rerun_can_change(imp),
         )
         items.append(item)
     return items

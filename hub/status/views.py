@@ -38,6 +38,7 @@ from sqlalchemy import text
 from ..auth import admin_token_ok, bearer_token
 from ..ingest.summary import import_summary
 from ..jobs.hooks import ResendRefused, resend_deliveries
+from ..ingest.pipeline import rerun_can_change
 from ..jobs.imports import import_job_id, retry_import
 from ..jobs.queue import redis_connection
 from ..logging_setup import redact
@@ -292,7 +293,8 @@ def import_page(import_id: str):
     for key in ("created_at", "started_at", "finished_at"):
         summary[key] = iso(getattr(imp, key))
     return _html(render_template("admin_import.html", imp=summary, tenant=tenant.slug if tenant else None,
-                                 retryable=imp.status in RETRYABLE_STATUSES, logged_in=_session_is_admin()))
+                                 retryable=imp.status in RETRYABLE_STATUSES and rerun_can_change(imp),
+                                 logged_in=_session_is_admin()))
 
 
 @bp.post("/admin/jobs/<job_id>/retry")
@@ -347,22 +349,25 @@ def _retry_import(import_id: str) -> None:
         flash(f"Import {import_id} is {imp.status}; only failed or stuck imports are retried.", "error")
         return
     db().rollback()  # retry_import writes the import in its own session: hold no lock on it here
-    if not hub.jobs_inline:
-        try:
-            # The new job gets the same id; its old failure must not linger on the page (or be retried twice).
-            FailedJobRegistry(hub.queue_name, connection=redis_connection(hub.redis_url)).remove(import_job_id(import_id))
-        except RedisError as error:
-            log.warning("could not clear failed job of import %s: %s", import_id, error, extra={"import_id": import_id})
     try:
         outcome = retry_import(hub, import_id)
     except (LookupError, ValueError) as error:
         flash(str(error), "error")
         return
     log.info("admin retried import %s: %s", import_id, outcome, extra={"import_id": import_id})
+    if outcome == "inline":
+        # It ran here and now: say how it ended, not merely that it ran.
+        db().rollback()
+        ran = db().get(EtlImport, import_id)
+        db().refresh(ran)
+        failed = ran.status == "failed"
+        flash(f"Import {import_id} ran again: {ran.status}" + (f" ({ran.error})" if failed and ran.error else "") + ".",
+              "error" if failed else "ok")
+        return
     flash({"queued": f"Import {import_id} re-enqueued as job {import_job_id(import_id)}.",
            "already-queued": f"Import {import_id} is already queued.",
-           "waiting": f"Import {import_id} is queued; Redis is unreachable, the reconciler will enqueue it.",
-           "inline": f"Import {import_id} ran again inline."}.get(outcome, f"Import {import_id}: {outcome}"), "ok")
+           "waiting": f"Import {import_id} is queued; Redis is unreachable, the reconciler will enqueue it."}
+          .get(outcome, f"Import {import_id}: {outcome}"), "ok")
 
 
 @bp.post("/admin/hooks/deliveries/<int:delivery_id>/resend")
