@@ -12,7 +12,7 @@ from openpyxl import Workbook
 
 from hub.ingest.number_formats import render
 from hub.ingest.readers import format_for_filename, open_rows
-from hub.ingest.validate import UnusableInput
+from hub.ingest.spec import UnusableInput
 from hub.models import IoBooking, MetricsDaily
 from tests.helpers import import_text, rows
 

@@ -15,6 +15,7 @@ from openpyxl import Workbook, load_workbook
 from hub import create_app
 from hub.db import make_session_factory
 from hub.ingest.intake import create_import
+from hub.ingest.tables import TABLES
 from hub.models import EtlImport
 from hub.sheets.targets import GoogleSheetsTarget, LocalWorkbookTarget
 from hub.sheets.writeback import write_back
@@ -154,7 +155,8 @@ def stored_push(database_url, row_count: int) -> str:
 def run_write_back(database_url, import_id, target):
     session = make_session_factory(database_url)()
     try:
-        return write_back(session, target, session.get(EtlImport, import_id), now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
+        imp = session.get(EtlImport, import_id)
+        return write_back(session, target, imp, TABLES[imp.table_name].key, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
     finally:
         session.close()
 

@@ -9,19 +9,19 @@ from flask import Blueprint, jsonify, request, url_for
 from hub.ingest.intake import create_import
 from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.ingest.summary import import_summary
-from hub.ingest.tables import TABLES
+from hub.ingest.spec import SHEETS
+from hub.ingest.tables import SHEET_TABLES, switched_off
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
 from hub.request_limits import bounded_json_loads
 from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings, webhook_body
-from hub.workflows.deals import switched_off as deals_switched_off
 
 from .decoys import decoy_hmac_secret
 from .signatures import SignatureError, check_timestamped_hmac
 
 bp = Blueprint("sheets_webhook", __name__, url_prefix="/webhooks/sheets")
-SOURCE = "sheets"
+SOURCE = SHEETS.name
 
 
 def clock() -> float:
@@ -71,9 +71,9 @@ def receive_push(tenant_slug: str):
     if not isinstance(push_id, str) or not push_id.strip() or len(push_id) > 200:
         return json_error(422, "push_id: expected a non-empty string (at most 200 characters)")
     sheet = push.get("sheet")
-    if sheet not in TABLES:
-        return json_error(422, f"sheet {sheet!r} is not a table the hub imports: expected a tab named one of {', '.join(TABLES)}")
-    if refusal := deals_switched_off(settings(), sheet):
+    if sheet not in SHEET_TABLES:
+        return json_error(422, f"sheet {sheet!r} is not a table the hub imports: expected a tab named one of {', '.join(SHEET_TABLES)}")
+    if refusal := switched_off(settings().flags, sheet):
         return json_error(422, refusal)
     if not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
         return json_error(422, "body: expected 'header' (a list of column names) and 'rows' (a list of {row_number, values})")
@@ -94,7 +94,7 @@ def receive_push(tenant_slug: str):
         payload=body,
         filename=f"{push.get('spreadsheet_id', '')}/{sheet}"[:300],
         dedupe_key=push_id,
-        context={"spreadsheet_id": push.get("spreadsheet_id"), "sheet": sheet, "track_rows": True,
+        context={"spreadsheet_id": push.get("spreadsheet_id"), "sheet": sheet,
                  **({"locale": locale} if locale else {}), **({"time_zone": time_zone[:64]} if time_zone else {})},
     )
     if not created:  # the same push_id again: the same import, nothing processed twice

@@ -13,16 +13,17 @@ from flask import Blueprint, jsonify, request, url_for
 
 from hub.auth import bearer_token
 from hub.ingest.intake import create_import, find_replay
+from hub.ingest.tables import TABLES, switched_off
 from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.jobs.imports import enqueue_import
 from hub.request_limits import bounded_json_loads
 from hub.tenants import tenant_by_slug, token_matches
 from hub.web import db, json_error, settings, webhook_body
-from hub.workflows.deals import switched_off as deals_switched_off
 
 bp = Blueprint("zapier_webhook", __name__, url_prefix="/webhooks/zapier")
 SOURCE = "zapier"
-STREAMS = ("metrics_daily", "io_bookings", "conversions", "deals")
+# A zap posts to the stream of the table its rows are for: every table the hub imports.
+STREAMS = tuple(TABLES)
 
 
 def flatten(record: dict, prefix: str = "") -> dict:
@@ -75,7 +76,7 @@ def receive(tenant_slug: str, stream: str):
         return refused
     if stream not in STREAMS:
         return json_error(404, f"stream: expected one of {', '.join(STREAMS)}, found {stream!r}")
-    if refusal := deals_switched_off(settings(), stream):
+    if refusal := switched_off(settings().flags, stream):
         return json_error(404, refusal)
 
     try:

@@ -8,17 +8,14 @@ from ..auth import require_tenant
 from ..jobs.hooks import enqueue_dispatch
 from ..jobs.writeback import enqueue_mirror
 from ..models import DEAL_STAGES, Campaign
-from ..web import db, json_error, settings
-from ..workflows.deals import StageRefused, deal_json, move_stage, switched_off
+from ..web import behind_flag, db, json_error, settings
+from ..ingest.tables.deals import DEALS
+from ..workflows.deals import StageRefused, deal_json, move_stage
 
 bp = Blueprint("deals", __name__, url_prefix="/api/v1/deals")
 
 
-@bp.before_request
-def flag_on():
-    refusal = switched_off(settings())
-    if refusal:
-        return json_error(404, refusal)
+behind_flag(bp, DEALS.flag, DEALS.switched_off)
 
 
 @bp.get("/<campaign_id>")

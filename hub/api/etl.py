@@ -8,13 +8,12 @@ from ..auth import require_tenant
 from ..ingest.intake import PayloadTooLarge, anchor_export_payload, create_import
 from ..ingest.readers import format_for_filename
 from ..ingest.summary import history_item, import_summary
-from ..ingest.tables import TABLES
-from ..ingest.validate import UnusableInput
+from ..ingest.tables import TABLES, switched_off
+from ..ingest.spec import UnusableInput
 from ..ingest.values import UnknownLocale, normalize_locale
 from ..jobs.imports import enqueue_import, retry_import
 from ..models import EtlImport
 from ..web import behind_flag, db, json_error, settings
-from ..workflows.deals import switched_off as deals_switched_off
 
 bp = Blueprint("etl", __name__, url_prefix="/api/v1/etl")
 
@@ -33,7 +32,7 @@ def upload():
     table = (request.form.get("table") or "").strip()
     if table not in TABLES:
         return json_error(400, f"form field 'table': expected one of {', '.join(TABLES)}, found {table!r}")
-    if refusal := deals_switched_off(settings(), table):
+    if refusal := switched_off(settings().flags, table):
         return json_error(404, refusal)
     try:
         locale = normalize_locale(request.form["locale"]) if request.form.get("locale") else None

@@ -11,6 +11,7 @@ from ..auth import require_tenant
 from ..ingest.intake import create_import
 from ..jobs.writeback import enqueue_mirror
 from ..ingest.pipeline import run_import
+from ..ingest.tables.io_bookings import IO_BOOKINGS
 from ..ingest.summary import import_summary
 from ..models import IoBooking, utcnow
 from ..web import behind_flag, db, json_error, settings
@@ -20,7 +21,7 @@ from ..workflows.io_summary import io_summary
 bp = Blueprint("io", __name__, url_prefix="/api/v1/io")
 
 
-behind_flag(bp, "io_bookings", "IO bookings are switched off on this hub (ENABLE_IO_BOOKINGS=false)")
+behind_flag(bp, IO_BOOKINGS.flag, IO_BOOKINGS.switched_off)
 
 
 def _find(io_id: str) -> IoBooking | None:

@@ -9,12 +9,11 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from ..ingest.tables import METRICS_DAILY
-from ..ingest.upsert import apply_batch
-from ..models import AttributionEvent, IoBooking, utcnow
+from ..models import AttributionEvent, IoBooking, MetricsDaily, utcnow
 from .orders import Order
 
 DEFAULT_WINDOW_DAYS = 30
@@ -118,7 +117,21 @@ def recompute_daily(session: Session, tenant_id: int, platform: str, pairs: list
             func.coalesce(func.sum(AttributionEvent.revenue_cents).filter(AttributionEvent.status == "open"), 0),
         ).where(AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == platform,
                 AttributionEvent.day == day, AttributionEvent.episode_id == episode_id)).one()
-        records.append({"day": day, "episode_id": episode_id, "source": platform,
-                        "conversions": int(conversions), "revenue_cents": int(revenue)})
-    apply_batch(session, METRICS_DAILY, ("day", "episode_id", "source", "conversions", "revenue_cents"),
-                tenant_id, cause[:32], records)
+        _write_daily(session, tenant_id, platform, day, episode_id, int(conversions), int(revenue), cause[:32])
+
+
+def _write_daily(session: Session, tenant_id: int, platform: str, day: date, episode_id: str,
+                 conversions: int, revenue_cents: int, cause: str) -> None:
+    """Set one metrics_daily row's commerce totals, in one statement (two orders of the same day may be
+    applied at once); a row already holding these totals is not touched."""
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = insert(MetricsDaily).values(
+        tenant_id=tenant_id, day=day, episode_id=episode_id, source=platform, conversions=conversions,
+        revenue_cents=revenue_cents, import_id=cause, last_updated=utcnow())
+    new = statement.excluded
+    session.execute(statement.on_conflict_do_update(
+        index_elements=["tenant_id", "day", "episode_id", "source"],
+        set_={"conversions": new.conversions, "revenue_cents": new.revenue_cents, "import_id": new.import_id,
+              "last_updated": new.last_updated},
+        where=or_(MetricsDaily.conversions.is_distinct_from(new.conversions),
+                  MetricsDaily.revenue_cents.is_distinct_from(new.revenue_cents))))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..ingest.tables import TABLES
 from . import main, settings_or_exit
 
 
@@ -50,7 +51,7 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
 @main.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--tenant", "tenant_slug", required=True, help="Tenant slug.")
-@click.option("--table", required=True, type=click.Choice(["metrics_daily", "io_bookings", "conversions"]))
+@click.option("--table", required=True, type=click.Choice(list(TABLES)))
 @click.option("--format", "input_format", type=click.Choice(["csv", "xlsx", "ods", "anchor"]),
               help="Default: from the file name. 'anchor': a Spotify for Podcasters CSV export (needs --podcast-id).")
 @click.option("--podcast-id", help="With --format anchor: the podcast the export's episodes belong to.")
@@ -59,7 +60,7 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
 def import_file(file: Path, tenant_slug: str, table: str, input_format: str | None, podcast_id: str | None,
                 errors_shown: int, locale: str | None) -> None:
     """Import FILE (CSV, XLSX or ODS). Exit 0: every row landed; 1: some rows refused; 2: input unusable."""
-    from ..ingest.validate import UnusableInput
+    from ..ingest.spec import UnusableInput
     from ..ingest.values import UnknownLocale, normalize_locale
 
     try:

@@ -13,7 +13,7 @@ import re
 import zipfile
 from typing import BinaryIO
 
-from .validate import UnusableInput
+from .spec import UnusableInput
 
 MiB = 1024 * 1024
 MAX_ENTRIES = 2000                    # a real workbook has tens; each costs a directory record in memory

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from ..models import EtlImport, EtlImportChunk, Tenant
 from .readers import CHUNK_BYTES, INPUT_FORMATS
 from .tables import TABLES
-from .validate import UnusableInput
+from .spec import UnusableInput
 
 
 class PayloadTooLarge(ValueError):

@@ -11,19 +11,20 @@ import time
 import uuid
 from contextlib import ExitStack
 from datetime import timedelta
-from typing import BinaryIO, Iterator
+from typing import BinaryIO, Iterator, Mapping
 
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..events import emit
-from ..models import ACTIVE_IO_STATUSES, FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, utcnow
+from ..models import FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, utcnow
 from . import bounds
 from .readers import ChunkStream, open_rows
-from .tables import TABLES, TableSpec
+from .spec import RowError, TableRules, TableSpec, UnusableInput, source_spec
+from .tables import TABLES
 from .upsert import apply_batch
 from .values import DEFAULT_LOCALE
-from .validate import Header, RowError, UnusableInput, raw_values, read_header, validate_row
+from .validate import Header, raw_values, read_header, validate_row
 
 log = logging.getLogger(__name__)
 # Sheet pushes are small; keeping each row's outcome lets the write-back tell every row how it went.
@@ -44,14 +45,14 @@ def open_payload(session: Session, imp: EtlImport, stack: ExitStack) -> BinaryIO
 
 
 class _InputState:
-    """What must be remembered across batches: keys already seen, promo codes already claimed."""
+    """What must be remembered across batches: keys already seen, and what the table's own rules keep."""
 
-    def __init__(self, spec: TableSpec):
+    def __init__(self, spec: TableSpec, rules: TableRules):
         self.spec = spec
+        self.rules = rules
         # Python's hash of the key tuple stands in for the key, so a million-row input keeps a
         # million small ints, not a million tuples of strings.
         self.first_row: dict[int, int] = {}
-        self.promo_owner: dict[str, tuple[str, int]] = {}
 
     def check(self, row_number: int, record: dict) -> list[RowError]:
         key = tuple(record[name] for name in self.spec.key)
@@ -62,14 +63,8 @@ class _InputState:
             return [RowError(row_number, self.spec.key[-1] if len(key) == 1 else None,
                              f"duplicate of row {first}: same {', '.join(self.spec.key)} ({shown}); "
                              "expected each key once per input")]
-        code = record.get("promo_code") if self.spec.name == "io_bookings" else None
-        if code and record.get("status", "draft") in ACTIVE_IO_STATUSES:
-            owner = self.promo_owner.setdefault(code.lower(), (record["io_id"], row_number))
-            if owner[0] != record["io_id"]:
-                return [RowError(row_number, "promo_code",
-                                 f"{code} is already the promo code of active IO {owner[0]} (row {owner[1]}); "
-                                 "expected a code no other draft/scheduled/live IO uses")]
-        return []
+        error = self.rules.per_input(row_number, record)
+        return [error] if error else []
 
 
 def _batches(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple[int, list]]]:
@@ -153,11 +148,11 @@ def _apply_batches(session, imp, spec, header, state, header_cells, batches, tra
     for batch in batches:
         good, refused = _validate_batch(header, state, batch)
         renew()
-        _write_batch(session, imp, spec, header, header_cells, len(batch), good, refused, track)
+        _write_batch(session, imp, spec, state, header, header_cells, len(batch), good, refused, track)
 
 
 def run_import(session: Session, import_id: str, batch_rows: int = 5000,
-               lease_seconds: int = DEFAULT_LEASE_SECONDS) -> EtlImport:
+               lease_seconds: int = DEFAULT_LEASE_SECONDS, tables: Mapping[str, TableSpec] = TABLES) -> EtlImport:
     """Run (or resume) one import to its end. Commits as it goes; raises only on faults worth a retry.
 
     One run at a time: the run holds a lease on the import, renewed with every batch. A second run
@@ -179,7 +174,7 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000,
         _renew_lease(session, imp, owner, lease_seconds)
 
     try:
-        return _run_held(session, imp, batch_rows, renew)
+        return _run_held(session, imp, tables, batch_rows, renew)
     except LeaseLost:
         raise
     except BaseException:
@@ -191,19 +186,19 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000,
         raise
 
 
-def _run_held(session: Session, imp: EtlImport, batch_rows: int, renew) -> EtlImport:
+def _run_held(session: Session, imp: EtlImport, tables: Mapping[str, TableSpec], batch_rows: int, renew) -> EtlImport:
     imp.status, imp.error, imp.updated_at = "running", None, utcnow()
     imp.started_at = imp.started_at or utcnow()
     imp.attempts += 1
     session.commit()
     started = time.monotonic()
 
-    spec = TABLES.get(imp.table_name)
+    spec = tables.get(imp.table_name)
     header_cells: list = []
     with ExitStack() as stack:
         try:
             if spec is None:
-                raise UnusableInput(f"table: expected one of {', '.join(TABLES)}, found {imp.table_name!r}")
+                raise UnusableInput(f"table: expected one of {', '.join(tables)}, found {imp.table_name!r}")
             stream = open_rows(open_payload(session, imp, stack), imp.input_format, imp.table_name)
             header_cells = stream.header
             header = read_header(spec, header_cells, import_locale(imp))
@@ -218,8 +213,9 @@ def _run_held(session: Session, imp: EtlImport, batch_rows: int, renew) -> EtlIm
             log.warning("import %s refused whole: %s", imp.id, error)
             return imp
         imp.unknown_columns = header.unknown or None
-        state = _InputState(spec)
-        track = bool((imp.context or {}).get("track_rows"))
+        rules = spec.rules(imp.source)
+        state = _InputState(spec, rules)
+        track = source_spec(imp.source).writes_back
         try:
             rows = stream.rows
             for _ in range(imp.rows_done):
@@ -264,28 +260,27 @@ def _validate_batch(header: Header, state: _InputState, batch) -> tuple[list, li
     return good, refused
 
 
-def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, good, refused, track) -> None:
+def _write_batch(session, imp, spec, state: _InputState, header: Header, header_cells, batch_size, good, refused,
+                 track) -> None:
     """One transaction: the batch's rows, its row errors and the import's counters, together."""
-    # What a table's rules learn before the write (e.g. an IO's status before it moves), for after it.
-    memo: dict = {"source": imp.source}
-    if spec.check is not None and good:
-        checked = spec.check(session, imp.tenant_id, [(number, record) for number, record, _ in good], memo)
+    rules = state.rules
+    if good:
+        checked = rules.check(session, imp.tenant_id, [(number, record) for number, record, _ in good])
         if checked:
             refused.extend((values, [checked[number]]) for number, _, values in good if number in checked)
             good = [item for item in good if item[0] not in checked]
 
     def write(records: list[dict]) -> list[str]:
-        if spec.writer is not None:
-            return spec.writer(session, imp.tenant_id, imp.id, records)
-        return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
+        if rules.upserts:
+            return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
+        return rules.write(session, imp.tenant_id, imp.id, records)
 
     # Rows the database refuses for their data become row errors; the rest of the batch lands.
     outcomes, good, faulty = bounds.write_isolating(session, write, good)
     refused.extend((values, [RowError(number, None, f"expected a value the database accepts, found one it refused: {why}")])
                    for (number, _, values), why in faulty)
     records = [record for _, record, _ in good]
-    if spec.after_write is not None:
-        spec.after_write(session, imp.tenant_id, records, outcomes, memo)
+    rules.after_write(session, imp.tenant_id, records, outcomes)
     for values, errors in refused:
         raw = bounds.storable(raw_values(header_cells, values))
         for error in errors:
@@ -300,7 +295,7 @@ def _write_batch(session, imp, spec, header: Header, header_cells, batch_size, g
     imp.updated_at = utcnow()
     if track and imp.rows_total <= MAX_TRACKED_ROWS:
         tracked = dict(imp.row_outcomes or {})
-        notes = memo.get("notes", {})  # e.g. why a sheet row's stale status was kept as the hub's
+        notes = rules.notes  # e.g. why a sheet row's stale status was kept as the hub's
         tracked.update({str(number): f"{outcome} ({notes[number]})" if number in notes else outcome
                         for (number, _, _), outcome in zip(good, outcomes)})
         tracked.update({str(errors[0].row_number): "error: " + "; ".join(str(e) for e in errors) for _, errors in refused})

@@ -15,7 +15,8 @@ from typing import BinaryIO, Callable, Iterator
 from . import number_formats
 from .archive_guard import check_ods_archive, check_workbook_archive
 from .bounds import undecodable
-from .validate import TypedRow, UnusableInput
+from .spec import UnusableInput
+from .validate import TypedRow
 
 INPUT_FORMATS = ("csv", "xlsx", "ods", "sheet_push", "records")
 CHUNK_BYTES = 1024 * 1024

@@ -12,7 +12,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..models import utcnow
-from .tables import TableSpec
+from .spec import TableSpec
 
 INSERTED, UPDATED, UNCHANGED = "inserted", "updated", "unchanged"
 

@@ -5,23 +5,8 @@ import re
 from dataclasses import dataclass, field
 
 from . import bounds
-from .tables import HUB_COLUMNS, TableSpec
+from .spec import HUB_COLUMNS, RowError, TableSpec, UnusableInput
 from .values import DEFAULT_LOCALE, TYPED_PARSERS, BadValue, Cents, is_blank, locale_parsers
-
-
-class UnusableInput(ValueError):
-    """The input as a whole cannot be imported (bad header, unreadable file); no row was applied."""
-
-
-@dataclass(frozen=True)
-class RowError:
-    row_number: int | None
-    column: str | None
-    message: str
-
-    def __str__(self) -> str:
-        where = f"row {self.row_number}" if self.row_number is not None else "input"
-        return f"{where}, {self.column}: {self.message}" if self.column else f"{where}: {self.message}"
 
 
 def normalize_header(cell: object) -> str:
@@ -211,6 +196,6 @@ def validate_row(header: Header, row_number: int, values: list[object]) -> tuple
                                                              f"currency), found one in {'/'.join(sorted(value.currencies))}"))
                 record[name] = int(value)
     if not errors:
-        for rule in spec.rules:
+        for rule in spec.row_rules:
             errors.extend(RowError(row_number, column, message) for column, message in rule(record))
     return (None, errors) if errors else (record, [])

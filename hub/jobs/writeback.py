@@ -5,6 +5,7 @@ import logging
 
 from ..config import Settings, load_settings
 from ..db import make_session_factory
+from ..ingest.tables import TABLES
 from ..models import FINISHED_STATUSES, EtlImport, utcnow
 from ..sheets.mirror import mirror_to_sheet
 from ..sheets.results import write_results
@@ -25,7 +26,7 @@ def execute_write_back(settings: Settings, import_id: str) -> dict:
         imp = session.get(EtlImport, import_id)
         if imp is None or imp.status not in FINISHED_STATUSES:
             raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
-        result = write_back(session, target_for(settings), imp)
+        result = write_back(session, target_for(settings), imp, TABLES[imp.table_name].key)
         tenant_id = imp.tenant_id
         session.commit()  # what the sheet's cells now hold (hub/sheets/mirror.py)
     finally:

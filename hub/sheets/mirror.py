@@ -107,40 +107,50 @@ def _stored(session: Session, tenant_id: int, owned: OwnedColumn, keys) -> dict[
     return found
 
 
-def keep_hub_values(session: Session, tenant_id: int, table: str, numbered: list[tuple[int, dict]], memo: dict) -> None:
-    """Before a sheet batch's rules run: rows still carrying the remembered value keep the hub's value.
+class SheetCells:
+    """One import's view of a table's owned column in its sheet. Only sheet pushes are compared (see the
+    module's docstring); for any other source both steps do nothing."""
 
-    Such a record gets the hub's value (so it is no move) and `memo["notes"][row]` says why; what
-    each row carried is kept in `memo["received"]` for `remember_received`.
-    """
-    owned = OWNED[table]
-    if memo.get("source") != SHEET_SOURCE:
-        return
-    column, key = owned.column, owned.key
-    memo["received"] = {record[key]: record[column] for _, record in numbered if record.get(column)}
-    last = remembered(session, tenant_id, owned, memo["received"])
-    lagging = [(number, record) for number, record in numbered
-               if record.get(column) and last.get(record[key]) == record[column]]
-    if not lagging:
-        return
-    stored = _stored(session, tenant_id, owned, [record[key] for _, record in lagging])
-    notes, today = memo.setdefault("notes", {}), utcnow().date()
-    for number, record in lagging:
-        row = stored.get(record[key])
-        hub_value = getattr(row, column) if row is not None else None
-        if hub_value is None or hub_value == record[column]:
-            continue
-        record[column] = hub_value
-        notes[number] = f"{column} is {hub_value}: {owned.why(row, today)}"
+    def __init__(self, source: str, table: str):
+        self.owned = OWNED[table] if source == SHEET_SOURCE else None
+        # Key -> the value each row of the current batch carried, for `remember_received`.
+        self.received: dict[str, object] = {}
 
+    def keep_hub_values(self, session: Session, tenant_id: int, numbered: list[tuple[int, dict]]) -> dict[int, str]:
+        """Before a sheet batch's rules run: rows still carrying the remembered value keep the hub's value.
 
-def remember_received(session: Session, tenant_id: int, table: str, records: list[dict], memo: dict) -> None:
-    """After a sheet batch is written: its landed rows' cells hold what they carried (refused rows are not landed)."""
-    received = memo.get("received") or {}
-    owned = OWNED[table]
-    remember(session, tenant_id, owned,
-             {record[owned.key]: received[record[owned.key]] for record in records if record[owned.key] in received},
-             "received")
+        Such a record gets the hub's value (so it is no move); returns {row number: why} for those rows.
+        """
+        owned = self.owned
+        if owned is None:
+            return {}
+        column, key = owned.column, owned.key
+        self.received = {record[key]: record[column] for _, record in numbered if record.get(column)}
+        last = remembered(session, tenant_id, owned, self.received)
+        lagging = [(number, record) for number, record in numbered
+                   if record.get(column) and last.get(record[key]) == record[column]]
+        if not lagging:
+            return {}
+        stored = _stored(session, tenant_id, owned, [record[key] for _, record in lagging])
+        notes, today = {}, utcnow().date()
+        for number, record in lagging:
+            row = stored.get(record[key])
+            hub_value = getattr(row, column) if row is not None else None
+            if hub_value is None or hub_value == record[column]:
+                continue
+            record[column] = hub_value
+            notes[number] = f"{column} is {hub_value}: {owned.why(row, today)}"
+        return notes
+
+    def remember_received(self, session: Session, tenant_id: int, records: list[dict]) -> None:
+        """After a sheet batch is written: its landed rows' cells hold what they carried (refused rows are not landed)."""
+        owned = self.owned
+        if owned is None:
+            return
+        remember(session, tenant_id, owned,
+                 {record[owned.key]: self.received[record[owned.key]] for record in records
+                  if record[owned.key] in self.received},
+                 "received")
 
 
 def mirror_cells(session: Session, tenant_id: int, table: str,

@@ -9,7 +9,6 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..ingest.tables import TABLES
 from ..ingest.validate import normalize_header
 from ..models import EtlImport, EtlImportChunk
 from . import mirror
@@ -55,8 +54,11 @@ def _cell(row: list[str], index: int) -> str:
     return str(row[index]).strip() if index < len(row) else ""
 
 
-def write_back(session: Session, target: SheetTarget, imp: EtlImport, now: datetime | None = None) -> WriteBackResult:
-    """Two calls to the sheet whatever the row count: one read of the tab, one batch of cell writes."""
+def write_back(session: Session, target: SheetTarget, imp: EtlImport, key: tuple[str, ...],
+               now: datetime | None = None) -> WriteBackResult:
+    """Two calls to the sheet whatever the row count: one read of the tab, one batch of cell writes.
+
+    `key`: the key columns of the import's table, by which each row is checked to be the row pushed."""
     context = imp.context or {}
     spreadsheet_id, tab = context.get("spreadsheet_id") or "", context.get("sheet") or imp.table_name
     outcomes = imp.row_outcomes or {}
@@ -64,7 +66,6 @@ def write_back(session: Session, target: SheetTarget, imp: EtlImport, now: datet
         # The whole push was refused (a bad header...): every row gets that reason.
         outcomes = {}
     push = _push_body(session, imp.id)
-    key = TABLES[imp.table_name].key
     push_key_positions = _key_positions(push.get("header", []), key)
 
     sheet = target.read_values(spreadsheet_id, tab)

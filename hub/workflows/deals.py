@@ -13,25 +13,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..config import Settings
 from ..events import emit
 from ..models import DEAL_STAGES, Campaign, IoBooking, Sponsor, utcnow
 
 FINAL_STAGES = ("won", "lost")
 OPEN_STAGES = tuple(stage for stage in DEAL_STAGES if stage not in FINAL_STAGES)
 DEFAULT_STAGE = "lead"
-SWITCHED_OFF = "The deal pipeline is switched off on this hub (ENABLE_DEAL_PIPELINE=false)"
 
 
 class StageRefused(ValueError):
     """A move the pipeline does not allow; the message says why."""
-
-
-def switched_off(settings: Settings, table_name: str | None = None) -> str | None:
-    """The refusal for deals while ENABLE_DEAL_PIPELINE=false, or None (for any other table, always None)."""
-    if table_name not in (None, "deals") or settings.flags.deal_pipeline:
-        return None
-    return SWITCHED_OFF
 
 
 def refused_move(campaign_id: str, old: str | None, new: str | None) -> str | None:

@@ -1,0 +1,60 @@
+"""conversions: an order or lead from any shop or CRM (Zapier's `conversions` stream, a file, a shop's
+backfill), attributed to an IO like a shop's webhook order.
+
+An order is kept under the platform it came from, which is the import's source (`zapier`, `upload`,
+`shopify`, ...): the same order id from a zap and from a file are two orders, not one overwriting the
+other."""
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ...attribution.attribute import apply_order
+from ...attribution.orders import Order
+from ...models import AttributionEvent
+from .. import values as v
+from ..spec import Column, TableRules, TableSpec
+
+
+class ConversionRules(TableRules):
+    upserts = False
+
+    def write(self, session: Session, tenant_id: int, import_id: str, records: list[dict]) -> list[str]:
+        platform = self.source
+        outcomes = []
+        for record in records:
+            order = Order(
+                platform=platform, order_id=record["order_id"], occurred_at=record["occurred_at"],
+                total_cents=record.get("revenue_cents") or 0, currency=record.get("currency"),
+                codes=record.get("promo_code") or [],
+                urls=[u for u in (record.get("landing_url"), record.get("referring_url")) if u],
+                cancelled=record.get("status") == "cancelled", kind=record.get("kind") or "order",
+                version_at=record.get("updated_at"),
+                payload={k: str(v) for k, v in record.items() if v is not None},
+            )
+            existed = session.scalar(select(AttributionEvent.id).where(
+                AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == platform,
+                AttributionEvent.order_id == order.order_id))
+            event = apply_order(session, tenant_id, order, cause=import_id)
+            outcomes.append("unchanged" if event is None else "updated" if existed else "inserted")
+        return outcomes
+
+
+CONVERSIONS = TableSpec(
+    name="conversions",
+    table=AttributionEvent.__table__,
+    columns=(
+        Column("order_id", v.parse_identifier, required=True, key=True),
+        Column("occurred_at", v.parse_datetime, required=True),
+        Column("updated_at", v.parse_datetime),
+        Column("revenue_cents", v.parse_count, alias="revenue", alias_parse=v.parse_money_cents),
+        Column("currency", v.parse_currency),
+        Column("promo_code", v.parse_code_list),
+        Column("landing_url", v.parse_url),
+        Column("referring_url", v.parse_url),
+        Column("status", v.parse_choice(("open", "paid", "cancelled"))),
+        Column("kind", v.parse_choice(("order", "lead"))),
+    ),
+    rules=ConversionRules,
+    sheet_tab=False,
+)

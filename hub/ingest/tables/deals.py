@@ -1,0 +1,111 @@
+"""deals: campaigns and their pipeline stage, from a sheet tab, a CSV/XLSX upload or Zapier rows.
+
+Rows go through the same pipeline as every other table (header matching, row validation, duplicates,
+row errors, outcomes). Its rules make it a workflow rather than a plain upsert:
+
+- `check` runs before the batch is written and refuses, as row errors, moves out of a final stage
+  (`row 3, stage: cannot move deal camp-1 from won to proposal; won is final`);
+- `write` upserts the campaigns (inserted / updated / unchanged, only columns the input carries are
+  written) and, for every row whose stage really changes (or a new deal), sets `stage_changed_at` and
+  emits `deal.stage_changed` in the batch's transaction: a replayed input changes nothing and emits nothing.
+
+A blank `stage` cell keeps the stored stage (a new deal starts at `lead`); other blank cells clear
+their column, as in every table.
+"""
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ...models import DEAL_STAGES, Campaign, utcnow
+from ...sheets import mirror
+from ...workflows.deals import DEFAULT_STAGE, StageRefused, lock_campaigns, record_move, refused_move
+from .. import values as v
+from ..spec import MIRROR, Column, RowError, TableRules, TableSpec
+
+# The campaign columns a row may set besides its key and stage.
+VALUE_COLUMNS = ("sponsor_id", "name", "budget_cents")
+
+
+def parse_name(raw: object) -> str:
+    text = str(raw).strip()
+    if len(text) > 200:
+        raise v.BadValue(f"expected a name of at most 200 characters, found {len(text)} characters")
+    return text
+
+
+class DealRules(TableRules):
+    upserts = False
+
+    def __init__(self, source: str):
+        super().__init__(source)
+        self.sheet = mirror.SheetCells(source, "deals")
+
+    def check(self, session: Session, tenant_id: int, numbered: list[tuple[int, dict]]) -> dict[int, RowError]:
+        """Rows of this batch whose stage move is refused. Locks the batch's stored campaigns (PostgreSQL)
+        until the batch commits, so the move checked here is the move `write` makes."""
+        stored = lock_campaigns(session, tenant_id, [record["campaign_id"] for _, record in numbered])
+        # A sheet row still showing the stage it last had keeps the hub's (moved through the API meanwhile).
+        self.notes.update(self.sheet.keep_hub_values(session, tenant_id, numbered))
+        refusals = {}
+        for number, record in numbered:
+            campaign = stored.get(record["campaign_id"])
+            reason = refused_move(record["campaign_id"], campaign.stage if campaign else None, record.get("stage"))
+            if reason:
+                refusals[number] = RowError(number, "stage", reason)
+        return refusals
+
+    def write(self, session: Session, tenant_id: int, import_id: str, records: list[dict]) -> list[str]:
+        """Upsert the batch's campaigns; returns each record's outcome, in order."""
+        stored = lock_campaigns(session, tenant_id, [record["campaign_id"] for record in records])
+        now = utcnow()
+        outcomes: list[str] = []
+        for record in records:
+            campaign_id, stage = record["campaign_id"], record.get("stage")
+            campaign = stored.get(campaign_id)
+            if campaign is None:
+                campaign = Campaign(tenant_id=tenant_id, campaign_id=campaign_id, stage=stage or DEFAULT_STAGE,
+                                    created_at=now, **{name: record[name] for name in VALUE_COLUMNS if name in record})
+                session.add(campaign)
+                stored[campaign_id] = campaign
+                record_move(session, tenant_id, campaign, None, at=now)
+                outcomes.append("inserted")
+                continue
+            reason = refused_move(campaign_id, campaign.stage, stage)
+            if reason:
+                # `check` turns these into row errors first; should a move slip past it, refuse the
+                # batch rather than move a deal out of a final stage.
+                raise StageRefused(reason)
+            changed = False
+            for name in VALUE_COLUMNS:
+                if name in record and getattr(campaign, name) != record[name]:
+                    setattr(campaign, name, record[name])
+                    changed = True
+            if stage and stage != campaign.stage:
+                old, campaign.stage = campaign.stage, stage
+                record_move(session, tenant_id, campaign, old, at=now)
+                changed = True
+            outcomes.append("updated" if changed else "unchanged")
+        session.flush()
+        return outcomes
+
+    def after_write(self, session: Session, tenant_id: int, records: list[dict], outcomes: list[str]) -> None:
+        self.sheet.remember_received(session, tenant_id, records)
+
+
+DEALS = TableSpec(
+    name="deals",
+    table=Campaign.__table__,
+    columns=(
+        Column("campaign_id", v.parse_identifier, required=True, key=True),
+        Column("sponsor_id", v.parse_identifier),
+        Column("name", parse_name),
+        Column("budget_cents", v.parse_count, alias="budget", alias_parse=v.parse_money_cents),
+        Column("stage", v.parse_choice(DEAL_STAGES)),
+    ),
+    rules=DealRules,
+    insert_defaults={"stage": DEFAULT_STAGE},
+    created_at="created_at",
+    flag="deal_pipeline",
+    switched_off="The deal pipeline is switched off on this hub (ENABLE_DEAL_PIPELINE=false)",
+    after_import=(MIRROR,),
+)
