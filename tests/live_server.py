@@ -39,8 +39,8 @@ def gunicorn(database_url: str, **env: str):
             try:
                 if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
-            except requests.ConnectionError:
-                pass
+            except (requests.ConnectionError, requests.Timeout):
+                pass  # gunicorn listens before its worker has imported the app: a first request may wait
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"gunicorn did not start: {process.stderr.read().decode()[-2000:]}")
             time.sleep(0.1)

@@ -21,7 +21,7 @@ from werkzeug.serving import make_server
 
 from hub import create_app
 from hub.ingest import pipeline
-from hub.jobs.imports import import_job_id
+from hub.jobs.kinds import IMPORT
 from tests.conftest import IN_CI, make_tenant
 from tests.helpers import load_import, work
 
@@ -106,7 +106,7 @@ def test_admin_logs_in_sees_the_failed_job_retries_it_and_sees_it_complete(
                              data={"table": "metrics_daily"}, files={"file": ("m.csv", io.BytesIO(CSV.encode()))})
     assert response.status_code == 202, response.text
     import_id = response.json()["import_id"]
-    job_id = import_job_id(import_id)
+    job_id = IMPORT.job_id(import_id)
     real_apply = pipeline.apply_batch
     monkeypatch.setattr(pipeline, "apply_batch", database_gone)
     work(redis_url)

@@ -131,14 +131,15 @@ def test_a_due_retry_runs_with_plain_rq_workers_after_a_reconcile(postgres_url, 
     from redis import Redis
     from rq import Queue
 
-    from hub.jobs.imports import import_job_id, run_import_job
+    from hub.jobs.imports import run_import_job
+    from hub.jobs.kinds import IMPORT
 
     env = _env(postgres_url, redis_url)
     import_id = _accepted_import(postgres_url)
     # What RQ's Retry(interval=...) leaves after a failed attempt: the job in the scheduled registry, due now.
     queue = Queue("hub", connection=Redis.from_url(redis_url))
     queue.enqueue_at(datetime.now(timezone.utc) - timedelta(seconds=1), run_import_job, import_id,
-                     job_id=import_job_id(import_id))
+                     job_id=IMPORT.job_id(import_id))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rq_worker = [os.path.join(os.path.dirname(sys.executable), "rq"), "worker", "--burst", "--url", redis_url, "hub"]
     subprocess.run(rq_worker, env=env, cwd=root, check=True, timeout=120, capture_output=True)
@@ -183,14 +184,14 @@ def _failed_registry(redis_url: str) -> list[str]:
 
 
 def test_rq_requeue_of_a_failed_import_runs_and_completes_it(postgres_url, redis_url, monkeypatch):
-    from hub.jobs.imports import import_job_id
+    from hub.jobs.kinds import IMPORT
 
     import_id = _failed_by_a_fault(postgres_url, redis_url, monkeypatch)
-    assert _failed_registry(redis_url) == [import_job_id(import_id)]
+    assert _failed_registry(redis_url) == [IMPORT.job_id(import_id)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
     env = _env(postgres_url, redis_url)
-    subprocess.run([rq, "requeue", "--url", redis_url, "--queue", "hub", import_job_id(import_id)], env=env, cwd=root,
+    subprocess.run([rq, "requeue", "--url", redis_url, "--queue", "hub", IMPORT.job_id(import_id)], env=env, cwd=root,
                    check=True, timeout=60, capture_output=True)
     subprocess.run([rq, "worker", "--burst", "--url", redis_url, "hub"], env=env, cwd=root, check=True, timeout=120,
                    capture_output=True)

@@ -15,7 +15,8 @@ from hub.config import load_settings
 from hub.db import make_session_factory
 from hub.ingest import pipeline
 from hub.ingest.intake import create_import
-from hub.jobs.imports import import_job_id, reconcile_imports
+from hub.jobs.imports import reconcile_imports
+from hub.jobs.kinds import IMPORT
 from hub.models import MetricsDaily
 from tests.helpers import load_import, rows, upload_csv, work
 
@@ -34,7 +35,7 @@ def test_upload_is_queued_then_a_worker_imports_it(database_url, redis_url, tena
     accepted = upload(client, tenant["secrets"]["api"])
     assert accepted["status"] == "queued"
     queue = Queue("hub", connection=Redis.from_url(redis_url))
-    assert queue.job_ids == [import_job_id(accepted["import_id"])]  # deterministic job id
+    assert queue.job_ids == [IMPORT.job_id(accepted["import_id"])]  # deterministic job id
 
     work(redis_url)
     imp = load_import(database_url, accepted["import_id"])
@@ -58,7 +59,7 @@ def test_failing_job_is_retried_then_marked_failed_and_can_be_retried(database_u
     assert imp.attempts == 3, "one run and two retries"
     assert imp.error == "ConnectionError: database went away"
     failed = FailedJobRegistry("hub", connection=Redis.from_url(redis_url))
-    assert failed.get_job_ids() == [import_job_id(accepted["import_id"])]
+    assert failed.get_job_ids() == [IMPORT.job_id(accepted["import_id"])]
 
     monkeypatch.undo()
     hub_env(database_url, redis_url)

@@ -15,7 +15,8 @@ from hub.config import load_settings
 from hub.db import make_session_factory
 from hub.ingest import pipeline
 from hub.ingest.intake import create_import
-from hub.jobs.imports import execute_import, import_job_id
+from hub.jobs.imports import execute_import
+from hub.jobs.kinds import IMPORT
 from hub.models import EtlImport
 from tests.helpers import import_text, load_import, upload_csv, work
 
@@ -113,7 +114,7 @@ def test_anonymous_callers_are_refused_everywhere(client, database_url, tenant):
     assert detail.status_code == 302 and detail.headers["Location"].startswith("/admin/login?next=/admin/imports/")
     assert "metrics_daily" not in detail.text, "nothing of the import leaks into the redirect"
 
-    for path in (f"/admin/jobs/{import_job_id(import_id)}/retry", f"/admin/imports/{import_id}/retry"):
+    for path in (f"/admin/jobs/{IMPORT.job_id(import_id)}/retry", f"/admin/imports/{import_id}/retry"):
         refused = client.post(path, data={"csrf_token": "anything"})
         assert refused.status_code == 302 and refused.headers["Location"].startswith("/admin/login")
 
@@ -192,7 +193,7 @@ def test_posts_without_the_csrf_token_are_refused(client, database_url, tenant, 
     wrong = client.post(f"/admin/imports/{summary['import_id']}/retry", data={"csrf_token": "forged"})
     assert wrong.status_code == 400
     # Basic auth does not excuse a POST from the CSRF token: a browser re-sends it by itself.
-    basic = client.post(f"/admin/jobs/{import_job_id(summary['import_id'])}/retry", auth=("admin", ADMIN_TOKEN))
+    basic = client.post(f"/admin/jobs/{IMPORT.job_id(summary['import_id'])}/retry", auth=("admin", ADMIN_TOKEN))
     assert basic.status_code == 400
     assert ran == [] and load_import(database_url, summary["import_id"]).status == "failed"
 
@@ -300,7 +301,7 @@ def test_retry_button_reenqueues_a_failed_import_job(database_url, redis_url, te
     hub_env(database_url, redis_url, HUB_JOB_RETRIES="0")
     client = create_app({"database_url": database_url, "redis_url": redis_url, "job_retries": 0}).test_client()
     accepted = upload(client, tenant["secrets"]["api"])
-    import_id, job_id = accepted["import_id"], import_job_id(accepted["import_id"])
+    import_id, job_id = accepted["import_id"], IMPORT.job_id(accepted["import_id"])
     connection = Redis.from_url(redis_url)
 
     real_apply = pipeline.apply_batch

@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from ..auth import require_tenant
 from ..ingest.intake import create_import
-from ..jobs.writeback import enqueue_mirror
+from ..jobs.after_import import Finished, follow_imports
 from ..ingest.pipeline import run_import
+from ..ingest.tables import TABLES
 from ..ingest.tables.io_bookings import IO_BOOKINGS
 from ..ingest.summary import import_summary
 from ..models import IoBooking, utcnow
@@ -40,13 +41,13 @@ def create():
                            input_format="records", payload=json.dumps([body]).encode(), filename="POST /api/v1/io")
     session.commit()
     # One row: run it now, in this request, so the caller gets the IO or the reasons at once.
-    imp = run_import(session, imp.id)
+    imp = run_import(session, imp.id, tables=TABLES)
+    # What follows any IO import (the sheet's row shows its new status, io.* events go out) follows this one.
+    follow_imports(settings(), [Finished.of(imp)])
     if imp.status != "completed":
         summary = import_summary(session, imp)
         reasons = [e["message"] for e in summary["row_errors"]] or [imp.error]
         return json_error(422, "; ".join(str(r) for r in reasons), import_id=imp.id)
-    if imp.rows_updated:
-        enqueue_mirror(settings(), g.tenant.id, "io_bookings")  # the IO's sheet row shows its new status
     found = _find(str(body.get("io_id", "")).strip())
     return jsonify(io_summary(session, found, utcnow().date())), 201
 

@@ -6,7 +6,7 @@ import logging
 from flask import Blueprint, g, jsonify, request
 
 from ..auth import require_tenant
-from ..jobs.matchmaking import enqueue_recalculate, job_id
+from ..jobs.matchmaking import MATCH_JOB, enqueue_recalculate
 from ..web import behind_flag, db, json_error, settings
 from ..workflows.matchmaking import top_matches
 
@@ -28,7 +28,7 @@ def recalculate():
     except Exception as error:  # only inline: a queued job's failure is RQ's to retry
         log.exception("matchmaking for tenant %s failed", tenant_id)
         return json_error(500, f"recalculating matches failed: {error.__class__.__name__}: {error}")
-    answer = {"status": status, "job_id": job_id(tenant_id)}
+    answer = {"status": status, "job_id": MATCH_JOB.job_id(tenant_id)}
     if matches is not None:
         answer["matches"] = matches
     return jsonify(answer), 202

@@ -23,7 +23,6 @@ HUB_COLUMNS = frozenset({"hub_status", "hub_synced_at"})
 # What may follow an import of a table (hub/jobs/after_import.py runs them, from jobs, syncs and the API).
 REFRESH_DELIVERY = "refresh-delivery"  # new downloads may complete IOs
 MIRROR = "mirror"                      # the hub changed values a sheet shows (IO statuses, deal stages)
-AFTER_IMPORT_STEPS = (REFRESH_DELIVERY, MIRROR)
 
 
 class UnusableInput(ValueError):
@@ -102,7 +101,7 @@ class TableSpec:
     switched_off: str = ""
     # Whether a sheet tab of this name is pushed by the Apps Script (conversions come from shops and zaps).
     sheet_tab: bool = True
-    # What follows an import of this table (AFTER_IMPORT_STEPS).
+    # What follows an import of this table (REFRESH_DELIVERY, MIRROR).
     after_import: tuple[str, ...] = ()
 
     @cached_property

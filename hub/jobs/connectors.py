@@ -13,14 +13,15 @@ from connectors.base import ConnectorError
 from connectors.registry import get_connector
 
 from ..config import Settings, load_settings
-from ..db import make_session_factory
+from ..db import session_scope
 from ..ingest.intake import create_import
 from ..ingest.pipeline import run_import
+from ..ingest.tables import TABLES
 from ..models import ConnectorState, Tenant, utcnow
 from ..tenants import read_secret, set_secret
-from .hooks import enqueue_dispatch
-from .imports import refresh_io_delivery
-from .queue import enqueue
+from .after_import import Finished, follow_imports
+from .kinds import SYNC
+from .queue import JobSpec, not_retried
 from .sync import SyncError, apply_pages, connector_state
 from .writeback import enqueue_results
 
@@ -54,9 +55,19 @@ def build(session: Session, state: ConnectorState, secret_key: str):
 
 
 def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None = None, connector=None) -> dict:
-    """Sync one connector: every page is an import through the pipeline, then its cursor is stored."""
-    session = make_session_factory(settings.database_url)()
+    """Sync one connector: every page is an import through the pipeline, then its cursor is stored. What
+    follows the pages' imports runs once at the end, also when the sync stopped midway."""
+    finished: list[Finished] = []
     try:
+        return _sync_pages(settings, tenant_id, name, since, connector, finished)
+    finally:
+        follow_imports(settings, finished)
+        enqueue_results(settings, tenant_id)
+
+
+def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | None, connector,
+                finished: list[Finished]) -> dict:
+    with session_scope(settings.database_url) as session:
         state = session.scalar(select(ConnectorState).where(
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
@@ -71,29 +82,29 @@ def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None =
                                    input_format="records", payload=json.dumps(page_rows).encode(),
                                    filename=f"{name} sync")
             session.commit()
-            imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows)
+            imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows,
+                             lease_seconds=settings.import_lease_seconds, tables=TABLES)
+            finished.append(Finished.of(imp))
             if imp.status == "failed":
                 raise ConnectorError(f"import {imp.id} of a {name} page failed: {imp.error}")
 
         pages, rows = apply_pages(session, state, ((page.rows, page.cursor) for page in connector.sync(cursor, since)),
                                   apply_page, (ConnectorError,))
         result = {"connector": name, "pages": pages, "rows": rows, "cursor": session.get(ConnectorState, state.id).cursor}
-    finally:
-        session.close()
-    if settings.flags.io_bookings:
-        refresh_io_delivery(settings, tenant_id)
-    enqueue_dispatch(settings)
-    enqueue_results(settings, tenant_id)
     log.info("%s sync for tenant %s: %d rows in %d pages", name, tenant_id, rows, pages)
     return result
 
 
 def sync_connector_job(tenant_id: int, name: str) -> dict:
-    return run_sync(load_settings(), tenant_id, name)
+    try:
+        return run_sync(load_settings(), tenant_id, name)
+    except SyncError as error:
+        if not error.retriable:
+            not_retried()  # a 401 or a refused page fails the same way on every retry
+        raise
 
 
-def sync_job_id(tenant_id: int, name: str) -> str:
-    return f"sync-{tenant_id}-{name}"
+SYNC_JOB = JobSpec(SYNC, rq=sync_connector_job, inline=run_sync)
 
 
 def due_connectors(session: Session, now=None) -> list[ConnectorState]:
@@ -110,15 +121,11 @@ def due_connectors(session: Session, now=None) -> list[ConnectorState]:
 
 def sync_due_connectors(settings: Settings) -> list[str]:
     """Enqueue every connector whose interval has passed (one job per tenant and connector at a time)."""
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         due = [(s.tenant_id, s.connector) for s in due_connectors(session)]
-    finally:
-        session.close()
     started = []
     for tenant_id, name in due:
-        outcome = enqueue(settings, sync_connector_job, tenant_id, name, job_id=sync_job_id(tenant_id, name),
-                          inline=run_sync)
+        outcome = SYNC_JOB.enqueue(settings, tenant_id, name)
         if outcome in ("queued", "inline"):
             started.append(f"{tenant_id}:{name}")
     return started
@@ -141,9 +148,6 @@ def state_json(state: ConnectorState) -> dict:
 
 
 def connector_states_json(settings: Settings, tenant_id: int) -> list[dict]:
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         return [state_json(s) for s in session.scalars(
             select(ConnectorState).where(ConnectorState.tenant_id == tenant_id).order_by(ConnectorState.connector))]
-    finally:
-        session.close()

@@ -15,13 +15,13 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from ..config import Settings, load_settings
-from ..db import make_session_factory
+from ..db import session_scope
 from ..hooks.delivery import deliver, dispatch_events, mark_for_resend
 from ..models import HookDelivery, HookSubscription
-from .queue import enqueue, redis_connection
+from .kinds import DELIVERY, DISPATCH
+from .queue import JobSpec, redis_connection
 
 log = logging.getLogger(__name__)
-DISPATCH_JOB_ID = "dispatch-events"
 
 
 def allow_loopback(settings: Settings) -> bool:
@@ -29,24 +29,18 @@ def allow_loopback(settings: Settings) -> bool:
 
 
 def execute_dispatch(settings: Settings) -> list[int]:
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         delivery_ids = dispatch_events(session)
         session.commit()
-    finally:
-        session.close()
     for delivery_id in delivery_ids:
         enqueue_delivery(settings, delivery_id)
     return delivery_ids
 
 
 def execute_delivery(settings: Settings, delivery_id: int, requested_at: datetime | None = None) -> str:
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         return deliver(session, delivery_id, settings.secret_key, allow_loopback(settings),
                        settings.hook_retry_intervals, requested_at).status
-    finally:
-        session.close()
 
 
 def dispatch_job() -> list[int]:
@@ -59,18 +53,18 @@ def delivery_job(delivery_id: int) -> str:
     return execute_delivery(load_settings(), delivery_id, requested_at=job.enqueued_at if job else None)
 
 
+DISPATCH_JOB = JobSpec(DISPATCH, rq=dispatch_job, inline=execute_dispatch)
+# A delivery's retries are its own (next_attempt_at), not RQ's.
+DELIVERY_JOB = JobSpec(DELIVERY, rq=delivery_job, inline=execute_delivery, rq_retries=False)
+
+
 def enqueue_dispatch(settings: Settings) -> str:
     """Ask for a dispatch soon; one queued dispatch serves every event committed before it runs."""
-    return enqueue(settings, dispatch_job, job_id=DISPATCH_JOB_ID, inline=execute_dispatch)
-
-
-def delivery_job_id(delivery_id: int) -> str:
-    return f"deliver-{delivery_id}"
+    return DISPATCH_JOB.enqueue(settings)
 
 
 def enqueue_delivery(settings: Settings, delivery_id: int) -> str:
-    return enqueue(settings, delivery_job, delivery_id, job_id=delivery_job_id(delivery_id),
-                   inline=execute_delivery, rq_retries=False)
+    return DELIVERY_JOB.enqueue(settings, delivery_id)
 
 
 class ResendRefused(ValueError):
@@ -82,8 +76,7 @@ def resend_deliveries(settings: Settings, delivery_ids: list[int] | None = None,
     """Send deliveries again now: the ones named (failed or still waiting), or every failed one of a
     subscription. `tenant_id` limits it to one tenant's (the API); the admin and CLI see all.
     Returns {delivery id: how its job was queued}."""
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         if subscription_id is not None:
             subscription = session.get(HookSubscription, subscription_id)
             if subscription is None or (tenant_id is not None and subscription.tenant_id != tenant_id):
@@ -108,14 +101,12 @@ def resend_deliveries(settings: Settings, delivery_ids: list[int] | None = None,
                 chosen.append(delivery)
         resent = mark_for_resend(session, chosen)
         session.commit()
-    finally:
-        session.close()
     if resent and not settings.jobs_inline:
         try:
             # Each new job reuses its delivery's job id: its old failure must not stay listed as failed.
             registry = FailedJobRegistry(settings.queue_name, connection=redis_connection(settings.redis_url))
             for delivery_id in resent:
-                registry.remove(delivery_job_id(delivery_id))
+                registry.remove(DELIVERY.job_id(delivery_id))
         except RedisError as error:
             log.warning("could not clear the failed jobs of resent deliveries: %s", error)
     return {delivery_id: enqueue_delivery(settings, delivery_id) for delivery_id in resent}

@@ -9,39 +9,25 @@ from rq import get_current_job
 from sqlalchemy import and_, or_, select
 
 from ..config import Settings, load_settings
-from ..db import make_session_factory
+from ..db import session_scope
 from ..events import emit
 from ..ingest.pipeline import LeaseLost, import_event_payload, rerun_can_change, run_import
+from ..ingest.tables import TABLES
 from ..models import EtlImport, Tenant, utcnow
-from ..workflows import io_lifecycle
-from .queue import enqueue, enqueue_due_retries, forget_failed_job, forget_job, job_is_pending, job_is_waiting
+from .after_import import Finished, follow_failed_import, follow_imports, refresh_io_delivery
 from .hooks import enqueue_dispatch
-from ..sheets.mirror import OWNED as MIRRORED_TABLES
-from .writeback import enqueue_mirror, enqueue_results, enqueue_write_back
+from .kinds import IMPORT
+from .queue import JobSpec, enqueue_due_retries, forget_failed_job, forget_job, job_is_pending, job_is_waiting
+from .writeback import enqueue_results
 
 log = logging.getLogger(__name__)
-
-
-def refresh_io_delivery(settings: Settings, tenant_id: int) -> list[str]:
-    session = make_session_factory(settings.database_url)()
-    try:
-        completed = io_lifecycle.refresh_delivery(session, tenant_id, utcnow().date())
-        session.commit()
-    finally:
-        session.close()
-    if completed:
-        enqueue_mirror(settings, tenant_id, "io_bookings")  # the sheet's status cells say completed too
-    return completed
 
 
 def refresh_all_io_delivery_job() -> dict:
     """On a clock: flights end without any import happening."""
     settings = load_settings()
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         tenant_ids = session.scalars(select(Tenant.id)).all()
-    finally:
-        session.close()
     completed = {tenant_id: refresh_io_delivery(settings, tenant_id) for tenant_id in tenant_ids}
     enqueue_dispatch(settings)
     for tenant_id in tenant_ids:
@@ -49,51 +35,34 @@ def refresh_all_io_delivery_job() -> dict:
     return completed
 
 
-def import_job_id(import_id: str) -> str:
-    return f"import-{import_id}"
-
-
 def execute_import(settings: Settings, import_id: str, final_attempt: bool = True) -> dict:
-    """Run an import; on a fault record the reason, and mark it failed once no retry is left."""
-    session = make_session_factory(settings.database_url)()
-    try:
+    """Run an import and what follows it; on a fault record the reason, and mark it failed once no retry is left."""
+    with session_scope(settings.database_url) as session:
         reopen_failed(session, import_id)
         try:
             imp = run_import(session, import_id, batch_rows=settings.import_batch_rows,
-                             lease_seconds=settings.import_lease_seconds)
+                             lease_seconds=settings.import_lease_seconds, tables=TABLES)
         except LeaseLost as lost:
             log.warning("%s", lost)  # the run that holds it finishes it, and reports it
             return {"import_id": import_id, "status": "handed-over"}
-        source, status, table, tenant_id = imp.source, imp.status, imp.table_name, imp.tenant_id
-        updated = imp.rows_updated
-        session.close()
-        if table == "metrics_daily" and settings.flags.io_bookings:
-            refresh_io_delivery(settings, tenant_id)  # new downloads may complete IOs
-        if source == "sheets":
-            enqueue_write_back(settings, import_id)
-        elif table in MIRRORED_TABLES and updated:
-            enqueue_mirror(settings, tenant_id, table)  # a file or zap changed what a sheet shows
-        enqueue_dispatch(settings)  # its etl.* events go out to subscribers
-        return {"import_id": import_id, "status": status}
-    except Exception as error:
-        session.rollback()
-        imp = session.get(EtlImport, import_id)
-        if imp is not None:
-            imp.error = f"{error.__class__.__name__}: {error}"
-            imp.updated_at = utcnow()
-            imp.lease_owner = imp.lease_expires_at = None  # this run is over: its retry may take the import
-            if final_attempt:
-                imp.status, imp.finished_at = "failed", utcnow()
-                emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
-            session.commit()
-            if final_attempt and imp.source == "sheets":
-                enqueue_write_back(settings, import_id)
-            if final_attempt:
-                enqueue_dispatch(settings)
-        log.error("import %s attempt failed (final=%s): %s", import_id, final_attempt, traceback.format_exc())
-        raise
-    finally:
-        session.close()
+        except Exception as error:
+            session.rollback()
+            imp = session.get(EtlImport, import_id)
+            if imp is not None:
+                imp.error = f"{error.__class__.__name__}: {error}"
+                imp.updated_at = utcnow()
+                imp.lease_owner = imp.lease_expires_at = None  # this run is over: its retry may take the import
+                if final_attempt:
+                    imp.status, imp.finished_at = "failed", utcnow()
+                    emit(session, imp.tenant_id, "etl.error", import_event_payload(imp), subject=imp.id)
+                session.commit()
+                if final_attempt:
+                    follow_failed_import(settings, Finished.of(imp))
+            log.error("import %s attempt failed (final=%s): %s", import_id, final_attempt, traceback.format_exc())
+            raise
+        done, status = Finished.of(imp), imp.status
+    follow_imports(settings, [done])
+    return {"import_id": import_id, "status": status}
 
 
 def reopen_failed(session, import_id: str) -> None:
@@ -112,14 +81,16 @@ def run_import_job(import_id: str) -> dict:
     return execute_import(load_settings(), import_id, final_attempt=final)
 
 
+IMPORT_JOB = JobSpec(IMPORT, rq=run_import_job, inline=execute_import)
+
+
 def enqueue_import(settings: Settings, import_id: str) -> str:
-    return enqueue(settings, run_import_job, import_id, job_id=import_job_id(import_id), inline=execute_import)
+    return IMPORT_JOB.enqueue(settings, import_id)
 
 
 def retry_import(settings: Settings, import_id: str) -> str:
     """Send a failed (or stuck) import round again; the rerun resumes after its last committed batch."""
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         imp = session.get(EtlImport, import_id)
         if imp is None:
             raise LookupError(f"import {import_id} does not exist")
@@ -130,10 +101,8 @@ def retry_import(settings: Settings, import_id: str) -> str:
                              "change that: fix the input and send it again")
         imp.status, imp.finished_at, imp.updated_at = "queued", None, utcnow()
         session.commit()
-    finally:
-        session.close()
     if not settings.jobs_inline:
-        forget_failed_job(settings, import_job_id(import_id))  # RQ's failed registry no longer lists it
+        forget_failed_job(settings, IMPORT.job_id(import_id))  # RQ's failed registry no longer lists it
     return enqueue_import(settings, import_id)
 
 
@@ -150,8 +119,7 @@ def reconcile_imports(settings: Settings | None = None, grace_seconds: int = 60)
     enqueue_due_retries(settings)  # retries RQ scheduled, for when no worker runs RQ's scheduler
     now = utcnow()
     cutoff = now - timedelta(seconds=grace_seconds)
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         waiting = session.scalars(select(EtlImport.id).where(
             EtlImport.status == "queued", EtlImport.updated_at < cutoff)).all()
         # A run that has not renewed its lease is dead (or, if merely slow, stops at its next batch).
@@ -159,16 +127,14 @@ def reconcile_imports(settings: Settings | None = None, grace_seconds: int = 60)
             EtlImport.status == "running",
             or_(EtlImport.lease_expires_at < now,
                 and_(EtlImport.lease_owner.is_(None), EtlImport.updated_at < cutoff)))).all()
-    finally:
-        session.close()
     requeued = []
     for import_id in waiting:
-        if not job_is_pending(settings, import_job_id(import_id)) and enqueue_import(settings, import_id) == "queued":
+        if not job_is_pending(settings, IMPORT.job_id(import_id)) and enqueue_import(settings, import_id) == "queued":
             requeued.append(import_id)
     for import_id in abandoned:
-        if job_is_waiting(settings, import_job_id(import_id)):
+        if job_is_waiting(settings, IMPORT.job_id(import_id)):
             continue  # queued or scheduled: a worker will start it
-        forget_job(settings, import_job_id(import_id))  # "started" by a worker that is gone
+        forget_job(settings, IMPORT.job_id(import_id))  # "started" by a worker that is gone
         if enqueue_import(settings, import_id) == "queued":
             requeued.append(import_id)
     if requeued:

@@ -9,33 +9,23 @@ import logging
 from datetime import date
 
 from ..config import Settings, load_settings
-from ..db import make_session_factory
+from ..db import session_scope
 from ..events import emit
 from ..models import utcnow
 from ..workflows.matchmaking import recalculate
 from .hooks import enqueue_dispatch
-from .queue import enqueue
+from .kinds import MATCH
+from .queue import JobSpec
 from .writeback import enqueue_results
 
 log = logging.getLogger(__name__)
 
 
-def job_id(tenant_id: int) -> str:
-    return f"match-{tenant_id}"
-
-
 def execute_recalculate(settings: Settings, tenant_id: int, today: date | None = None) -> int:
     """Score every pair and emit `match.recalculated` in one transaction; dispatch it after the commit."""
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         scored = recalculate(session, tenant_id, today or utcnow().date())
         emit(session, tenant_id, "match.recalculated", {"matches": scored}, subject=str(tenant_id))
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
     log.info("matchmaking for tenant %s: %d pairs scored", tenant_id, scored)
     enqueue_dispatch(settings)
     enqueue_results(settings, tenant_id)  # the sheet's matches tab shows the new top scores
@@ -47,6 +37,9 @@ def recalculate_job(tenant_id: int) -> int:
     return execute_recalculate(load_settings(), tenant_id)
 
 
+MATCH_JOB = JobSpec(MATCH, rq=recalculate_job, inline=execute_recalculate, inline_raises=True)
+
+
 def enqueue_recalculate(settings: Settings, tenant_id: int) -> tuple[str, int | None]:
     """Queue the job (or run it now without Redis). Returns the queue's answer and, inline, the pairs scored."""
     result: dict[str, int] = {}
@@ -54,5 +47,5 @@ def enqueue_recalculate(settings: Settings, tenant_id: int) -> tuple[str, int | 
     def run_now(settings: Settings, tenant_id: int) -> None:
         result["matches"] = execute_recalculate(settings, tenant_id)
 
-    status = enqueue(settings, recalculate_job, tenant_id, job_id=job_id(tenant_id), inline=run_now, inline_raises=True)
+    status = MATCH_JOB.enqueue(settings, tenant_id, inline=run_now)
     return status, result.get("matches")

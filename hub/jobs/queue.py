@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Callable
 
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, Retry
+from rq import Queue, Retry, get_current_job
 from rq.job import Job, JobStatus
 
 from ..config import Settings
+from .kinds import JobKind
 
 log = logging.getLogger(__name__)
 # A job still in one of these states will run (again); enqueueing it a second time would double it.
@@ -111,3 +113,31 @@ def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Call
     except RedisError as error:
         log.warning("redis unreachable, job %s waits for the reconciler: %s", job_id, error)
         return "waiting"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job, declared once: the function a worker runs (RQ imports it by its dotted path), the one run
+    in this process when there is no Redis (`inline(settings, *args)`), and its kind, which gives its id."""
+
+    kind: JobKind
+    rq: Callable
+    inline: Callable
+    # False: the job keeps its own retry schedule (hook deliveries), not RQ's.
+    rq_retries: bool = True
+    inline_raises: bool = False
+
+    def job_id(self, *args: object) -> str:
+        return self.kind.job_id(*args)
+
+    def enqueue(self, settings: Settings, *args: object, inline: Callable | None = None) -> str:
+        return enqueue(settings, self.rq, *args, job_id=self.job_id(*args), inline=inline or self.inline,
+                       inline_raises=self.inline_raises, rq_retries=self.rq_retries)
+
+
+def not_retried() -> None:
+    """Called by a job about to fail in a way no retry can change (a 401, a missing setting): RQ's retries
+    are skipped, and the job is listed as failed at once."""
+    job = get_current_job()
+    if job is not None:
+        job.retries_left = None  # the worker decides on this same object after the job raises

@@ -12,11 +12,12 @@ from connectors.wix import decode_wix_webhook, order_from_wix
 
 from ..attribution.attribute import apply_order
 from ..config import Settings, load_settings
-from ..db import make_session_factory
+from ..db import session_scope
 from ..models import AttributionEvent, WebhookReceipt, utcnow
 from ..tenants import read_secret
 from .hooks import enqueue_dispatch
-from .queue import enqueue
+from .kinds import RECEIPT
+from .queue import JobSpec
 
 log = logging.getLogger(__name__)
 SHOPIFY_ORDER_TOPICS = ("orders/create", "orders/updated", "orders/paid", "orders/cancelled")
@@ -60,8 +61,7 @@ APPLY = {"shopify": _apply_shopify, "wix": _apply_wix}
 
 
 def execute_receipt(settings: Settings, receipt_id: int, final_attempt: bool = True) -> str:
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         receipt = session.get(WebhookReceipt, receipt_id)
         if receipt is None or receipt.status == "processed":
             return "done"
@@ -77,8 +77,6 @@ def execute_receipt(settings: Settings, receipt_id: int, final_attempt: bool = T
             raise
         receipt.status, receipt.error, receipt.processed_at = "processed", None if outcome == "applied" else outcome, utcnow()
         session.commit()
-    finally:
-        session.close()
     enqueue_dispatch(settings)
     return outcome
 
@@ -88,9 +86,8 @@ def receipt_job(receipt_id: int) -> str:
     return execute_receipt(load_settings(), receipt_id, final_attempt=job is None or not job.should_retry)
 
 
-def receipt_job_id(receipt_id: int) -> str:
-    return f"receipt-{receipt_id}"
+RECEIPT_JOB = JobSpec(RECEIPT, rq=receipt_job, inline=execute_receipt)
 
 
 def enqueue_receipt(settings: Settings, receipt_id: int) -> str:
-    return enqueue(settings, receipt_job, receipt_id, job_id=receipt_job_id(receipt_id), inline=execute_receipt)
+    return RECEIPT_JOB.enqueue(settings, receipt_id)

@@ -14,12 +14,13 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import or_, select
 
 from ..config import Settings, load_settings
-from ..db import make_session_factory
+from ..db import session_scope
 from ..models import HookDelivery, WebhookReceipt, utcnow
-from .hooks import delivery_job_id, enqueue_delivery
+from .hooks import enqueue_delivery
 from .imports import reconcile_imports_job
 from .queue import job_is_pending, redis_connection
-from .receipts import enqueue_receipt, receipt_job_id
+from .kinds import DELIVERY, RECEIPT
+from .receipts import enqueue_receipt
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +32,12 @@ def reconcile_receipts(settings: Settings | None = None, grace_seconds: int = 60
     if settings.jobs_inline:
         return []  # processed in the request that received them
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         waiting = session.scalars(select(WebhookReceipt.id).where(
             WebhookReceipt.status == "queued", WebhookReceipt.created_at < cutoff).order_by(WebhookReceipt.id)).all()
-    finally:
-        session.close()
     requeued = []
     for receipt_id in waiting:
-        job_id = receipt_job_id(receipt_id)
+        job_id = RECEIPT.job_id(receipt_id)
         if job_is_pending(settings, job_id):
             continue
         _forget_failed_job(settings, job_id)
@@ -54,18 +52,15 @@ def reconcile_deliveries(settings: Settings | None = None) -> list[int]:
     """Enqueue hook deliveries whose next attempt is due and that no live job holds: every retry of
     the long schedule goes through here, as do deliveries whose first job was never queued."""
     settings = settings or load_settings()
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         due = session.scalars(select(HookDelivery.id).where(
             HookDelivery.status == "pending",
             or_(HookDelivery.next_attempt_at.is_(None), HookDelivery.next_attempt_at <= utcnow()),
         ).order_by(HookDelivery.next_attempt_at, HookDelivery.id)).all()
-    finally:
-        session.close()
     enqueued = []
     for delivery_id in due:
         # Inline (no Redis) the attempt runs here and now; a final failure is logged and kept on the delivery.
-        if settings.jobs_inline or not job_is_pending(settings, delivery_job_id(delivery_id)):
+        if settings.jobs_inline or not job_is_pending(settings, DELIVERY.job_id(delivery_id)):
             if enqueue_delivery(settings, delivery_id) in ("queued", "inline"):
                 enqueued.append(delivery_id)
     if enqueued:

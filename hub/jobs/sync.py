@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class SyncError(RuntimeError):
-    """A sync that cannot start or stopped; the connector's state keeps the same message."""
+    """A sync that cannot start or stopped; the connector's state keeps the same message. `retriable`:
+    whether the same sync later could succeed (the platform timed out or rate-limited it past its retries)."""
+
+    def __init__(self, message: str, retriable: bool = False):
+        super().__init__(message)
+        self.retriable = retriable
 
 
 def connector_state(session, tenant_id: int, connector: str) -> ConnectorState:
@@ -55,7 +60,8 @@ def apply_pages(session: Session, state: ConnectorState, pages: Iterable[tuple[l
         state = session.get(ConnectorState, state.id)
         state.status, state.last_error, state.updated_at = "failed", str(error), utcnow()
         session.commit()
-        raise SyncError(f"{state.connector} sync stopped after {done} page(s): {error}") from None
+        raise SyncError(f"{state.connector} sync stopped after {done} page(s): {error}",
+                        retriable=getattr(error, "retriable", False)) from None
     state.status, state.updated_at = "idle", utcnow()
     session.commit()
     return done, items

@@ -4,33 +4,27 @@ from __future__ import annotations
 import logging
 
 from ..config import Settings, load_settings
-from ..db import make_session_factory
+from ..db import session_scope
 from ..ingest.tables import TABLES
 from ..models import FINISHED_STATUSES, EtlImport, utcnow
 from ..sheets.mirror import mirror_to_sheet
 from ..sheets.results import write_results
 from ..sheets.targets import target_for
 from ..sheets.writeback import write_back
-from .queue import enqueue
+from .kinds import MIRROR, RESULTS, WRITE_BACK
+from .queue import JobSpec
 
 log = logging.getLogger(__name__)
 
 
-def write_back_job_id(import_id: str) -> str:
-    return f"write-back-{import_id}"
-
-
 def execute_write_back(settings: Settings, import_id: str) -> dict:
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         imp = session.get(EtlImport, import_id)
         if imp is None or imp.status not in FINISHED_STATUSES:
             raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
         result = write_back(session, target_for(settings), imp, TABLES[imp.table_name].key)
         tenant_id = imp.tenant_id
         session.commit()  # what the sheet's cells now hold (hub/sheets/mirror.py)
-    finally:
-        session.close()
     # One queued refresh serves every push that lands before it runs: 50 pushes, not 50 rewrites.
     enqueue_results(settings, tenant_id)
     return {"import_id": import_id, "written": result.written, "moved": result.moved, "unmatched": result.unmatched,
@@ -42,42 +36,45 @@ def write_back_job(import_id: str) -> dict:
     return execute_write_back(load_settings(), import_id)
 
 
+WRITE_BACK_JOB = JobSpec(WRITE_BACK, rq=write_back_job, inline=execute_write_back)
+
+
 def enqueue_write_back(settings: Settings, import_id: str) -> str:
-    return enqueue(settings, write_back_job, import_id, job_id=write_back_job_id(import_id), inline=execute_write_back)
+    return WRITE_BACK_JOB.enqueue(settings, import_id)
 
 
 def execute_results(settings: Settings, tenant_id: int) -> int | None:
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         return write_results(session, target_for(settings), tenant_id, utcnow().date())
-    finally:
-        session.close()
 
 
 def results_job(tenant_id: int) -> int | None:
     return execute_results(load_settings(), tenant_id)
 
 
+RESULTS_JOB = JobSpec(RESULTS, rq=results_job, inline=execute_results)
+
+
 def enqueue_results(settings: Settings, tenant_id: int) -> str:
     """Refresh the tenant's hub_results tab soon (after syncs and orders change what it shows)."""
-    return enqueue(settings, results_job, tenant_id, job_id=f"results-{tenant_id}", inline=execute_results)
+    return RESULTS_JOB.enqueue(settings, tenant_id)
 
 
 def execute_mirror(settings: Settings, tenant_id: int, table: str) -> int | None:
     """Put the hub's values (IO statuses, deal stages) into the tenant's sheet cells that still show the old ones."""
-    session = make_session_factory(settings.database_url)()
-    try:
+    with session_scope(settings.database_url) as session:
         written = mirror_to_sheet(session, target_for(settings), tenant_id, table)
         session.commit()
         return written
-    finally:
-        session.close()
 
 
 def mirror_job(tenant_id: int, table: str) -> int | None:
     return execute_mirror(load_settings(), tenant_id, table)
 
 
+MIRROR_JOB = JobSpec(MIRROR, rq=mirror_job, inline=execute_mirror)
+
+
 def enqueue_mirror(settings: Settings, tenant_id: int, table: str) -> str:
     """After the hub changed values a sheet holds (the lifecycle completed IOs, the API moved a deal)."""
-    return enqueue(settings, mirror_job, tenant_id, table, job_id=f"mirror-{tenant_id}-{table}", inline=execute_mirror)
+    return MIRROR_JOB.enqueue(settings, tenant_id, table)

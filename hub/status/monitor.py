@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..ingest.pipeline import rerun_can_change
 from ..ingest.summary import history_item
+from ..jobs.kinds import IMPORT_KINDS, kind_of
 from ..jobs.queue import redis_connection
 from ..models import (
     ConnectorState,
@@ -56,9 +57,6 @@ REGISTRIES = {
     "failed": FailedJobRegistry,
     "finished": FinishedJobRegistry,
 }
-JOB_PREFIXES = {"import-": "import", "write-back-": "write-back", "receipt-": "receipt", "deliver-": "delivery",
-                "dispatch-events": "dispatch"}
-IMPORT_JOB_PREFIXES = ("import-", "write-back-")
 
 
 class RedisDown(Exception):
@@ -110,17 +108,12 @@ def short_payload(payload, limit: int = PAYLOAD_CHARS) -> str:
 
 def import_id_of(job_id: str) -> str | None:
     """The import a job works on, from the hub's deterministic job ids (import-<id>, write-back-<id>)."""
-    for prefix in IMPORT_JOB_PREFIXES:
-        if job_id.startswith(prefix):
-            return job_id[len(prefix):]
-    return None
+    return next((subject for kind in IMPORT_KINDS if (subject := kind.subject(job_id)) is not None), None)
 
 
 def job_kind(job_id: str) -> str:
-    for prefix, kind in JOB_PREFIXES.items():
-        if job_id.startswith(prefix):
-            return kind
-    return "other"
+    kind = kind_of(job_id)
+    return kind.name if kind else "other"
 
 
 # --- the database ---------------------------------------------------------------------------

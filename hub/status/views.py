@@ -39,7 +39,8 @@ from ..auth import admin_token_ok, bearer_token
 from ..ingest.summary import import_summary
 from ..jobs.hooks import ResendRefused, resend_deliveries
 from ..ingest.pipeline import rerun_can_change
-from ..jobs.imports import import_job_id, retry_import
+from ..jobs.imports import retry_import
+from ..jobs.kinds import IMPORT
 from ..jobs.queue import redis_connection
 from ..logging_setup import redact
 from ..models import FINISHED_STATUSES, EtlImport, Tenant
@@ -364,7 +365,7 @@ def _retry_import(import_id: str) -> None:
         flash(f"Import {import_id} ran again: {ran.status}" + (f" ({ran.error})" if failed and ran.error else "") + ".",
               "error" if failed else "ok")
         return
-    flash({"queued": f"Import {import_id} re-enqueued as job {import_job_id(import_id)}.",
+    flash({"queued": f"Import {import_id} re-enqueued as job {IMPORT.job_id(import_id)}.",
            "already-queued": f"Import {import_id} is already queued.",
            "waiting": f"Import {import_id} is queued; Redis is unreachable, the reconciler will enqueue it."}
           .get(outcome, f"Import {import_id}: {outcome}"), "ok")
