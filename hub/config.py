@@ -119,10 +119,6 @@ class Settings:
     def jobs_inline(self) -> bool:
         return self.redis_url is None
 
-    @property
-    def is_production(self) -> bool:
-        return self.env == "production"
-
     def with_overrides(self, overrides: Mapping[str, object]) -> "Settings":
         known = {f.name for f in fields(self)}
         unknown = set(overrides) - known

@@ -1,6 +1,6 @@
 """The hub's tables, one module per part of the domain; import from here."""
 from .base import Base, utcnow
-from .bookings import ACTIVE_IO_STATUSES, IO_STATUSES, IoBooking
+from .bookings import ACTIVE_IO_STATUSES, IO_STATUSES, RUNNING_IO_STATUSES, IoBooking
 from .catalog import DEAL_STAGES, AdUnit, Campaign, Episode, Podcast, Sponsor
 from .events import EVENT_NAMES, AttributionEvent, Event, Match
 from .hooks import DELIVERY_STATUSES, HookDelivery, HookSubscription
@@ -11,7 +11,7 @@ from .sheet_values import SHEET_VALUE_ORIGINS, SheetValue
 from .tenancy import AdminSession, Tenant, TenantSecret
 
 __all__ = [
-    "ACTIVE_IO_STATUSES", "AdUnit", "DELIVERY_STATUSES", "HookDelivery", "HookSubscription", "AttributionEvent", "Base", "Campaign", "DEAL_STAGES", "EVENT_NAMES",
+    "ACTIVE_IO_STATUSES", "RUNNING_IO_STATUSES", "AdUnit", "DELIVERY_STATUSES", "HookDelivery", "HookSubscription", "AttributionEvent", "Base", "Campaign", "DEAL_STAGES", "EVENT_NAMES",
     "Episode", "EtlImport", "EtlImportChunk", "EtlRowError", "Event", "FINISHED_STATUSES", "IMPORT_STATUSES",
     "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "utcnow",
     "ConnectorState", "WebhookReceipt", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession",

@@ -11,6 +11,8 @@ from .base import Base, BigId, Json, Timestamp, tenant_id_column, utcnow
 IO_STATUSES = ("draft", "scheduled", "live", "completed", "cancelled")
 # A promo code may be reused once the IO that held it is over.
 ACTIVE_IO_STATUSES = ("draft", "scheduled", "live")
+# IOs sold and running or about to (drafts are not sold yet): what the dashboards count as booked.
+RUNNING_IO_STATUSES = ("scheduled", "live")
 _ACTIVE_SQL = text("status IN ('draft', 'scheduled', 'live') AND promo_code IS NOT NULL")
 
 

@@ -40,7 +40,6 @@ class EtlImport(Base):
     unknown_columns: Mapped[list | None] = mapped_column(Json)
     error: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    job_id: Mapped[str | None] = mapped_column(String(100))
     # The one run working on this import, and until when it holds it (renewed with every batch).
     lease_owner: Mapped[str | None] = mapped_column(String(32))
     lease_expires_at: Mapped[datetime | None] = mapped_column(Timestamp)

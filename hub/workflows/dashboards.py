@@ -23,6 +23,7 @@ from ..models import (
     HookSubscription,
     IoBooking,
     MetricsDaily,
+    RUNNING_IO_STATUSES,
     Podcast,
     Sponsor,
 )
@@ -30,7 +31,6 @@ from .io_lifecycle import COMMERCE_SOURCES
 from .io_summary import io_summary
 from .matchmaking import episode_podcasts
 
-ACTIVE_IO_STATUSES = ("scheduled", "live")
 TOP_EPISODES = 5
 OPS_WINDOW = timedelta(hours=24)
 OPS_LIST_LIMIT = 20
@@ -96,7 +96,7 @@ def creator(session: Session, tenant_id: int, today: date, top_episodes: int = T
         item["episodes"][episode_id] += int(last30 or 0)
 
     ios = session.scalars(select(IoBooking).where(
-        IoBooking.tenant_id == tenant_id, IoBooking.status.in_(ACTIVE_IO_STATUSES))
+        IoBooking.tenant_id == tenant_id, IoBooking.status.in_(RUNNING_IO_STATUSES))
         .order_by(IoBooking.flight_start, IoBooking.io_id)).all()
     unassigned_ios = []
     for io in ios:

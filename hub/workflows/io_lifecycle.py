@@ -65,7 +65,7 @@ def delivered_impressions(session: Session, io: IoBooking) -> int:
         MetricsDaily.source.not_in(COMMERCE_SOURCES))))
 
 
-def _mark_delivered(session: Session, tenant_id: int, io_id: str, reason: str) -> bool:
+def _mark_delivered(session: Session, tenant_id: int, io_id: str, reason: str) -> None:
     io = session.scalar(select(IoBooking).where(IoBooking.tenant_id == tenant_id, IoBooking.io_id == io_id))
     delivered = delivered_impressions(session, io)
     io.delivered_impressions, io.delivered_at = delivered, io.delivered_at or utcnow()
@@ -73,7 +73,6 @@ def _mark_delivered(session: Session, tenant_id: int, io_id: str, reason: str) -
         "io_id": io_id, "episode_id": io.episode_id, "booked_impressions": io.booked_impressions,
         "delivered_impressions": delivered, "flight_start": io.flight_start.isoformat(),
         "flight_end": io.flight_end.isoformat(), "reason": reason}, subject=io_id)
-    return True
 
 
 def refresh_delivery(session: Session, tenant_id: int, today: date) -> list[str]:
