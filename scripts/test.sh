@@ -21,5 +21,8 @@ if [ "$(id -u)" = "0" ] || [ "${CI:-}" = "true" ]; then
   bash scripts/install_chromium.sh
 fi
 
+echo "== Layers and import cycles (lint-imports, contracts in .importlinter)"
+.venv/bin/lint-imports
+
 echo "== Python tests (pytest)"
 exec .venv/bin/python -m pytest "$@"

@@ -1,0 +1,1 @@
+"""The one ingest pipeline: intake, readers, validation, the tables and their upserts."""
