@@ -11,6 +11,7 @@ from pathlib import Path
 import click
 
 from ..config import ROOT
+from ..ingest.tables import SHEET_TABLES
 from . import main, settings_or_exit
 
 SERVED_AT = "http://127.0.0.1:{port}"
@@ -76,7 +77,7 @@ def counts_line(tab: str, summary: dict) -> str:
 
 @main.command("push-workbook")
 @click.option("--tenant", "tenant_slug", required=True)
-@click.option("--tab", required=True, type=click.Choice(["metrics_daily", "io_bookings", "deals"]))
+@click.option("--tab", required=True, type=click.Choice(list(SHEET_TABLES)))
 @click.option("--base-url", default=SERVED_AT.format(port=8000), show_default=True,
               help="Where the app is served, for the status URL.")
 @click.option("--errors", "errors_shown", default=20, show_default=True, help="Row errors to print.")
