@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from connectors.http import backoff_seconds, parse_datetime, retry_after_seconds, to_cents, to_decimal
-from hub.attribution.orders import Order
+from connectors.orders import Order
 
 PLATFORM = "shopify"
 DEFAULT_API_VERSION = "2024-10"

@@ -28,7 +28,7 @@ from decimal import Decimal
 import jwt
 
 from connectors.http import parse_datetime, to_cents, to_decimal
-from hub.attribution.orders import Order
+from connectors.orders import Order
 
 PLATFORM = "wix"
 ALGORITHM = "RS256"

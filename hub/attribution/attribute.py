@@ -12,10 +12,11 @@ from urllib.parse import urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from connectors.orders import Order
+
 from ..ingest.tables import METRICS_DAILY
 from ..ingest.upsert import apply_batch
 from ..models import AttributionEvent, IoBooking, utcnow
-from .orders import Order
 
 DEFAULT_WINDOW_DAYS = 30
 # Counted as conversions. A currency mismatch converts, but its money is not added to the IO's.

@@ -125,7 +125,7 @@ IO_BOOKINGS = TableSpec(
 
 def _write_conversions(session, tenant_id: int, import_id: str, records: list[dict], platform: str = "zapier") -> list[str]:
     from ..attribution.attribute import apply_order
-    from ..attribution.orders import Order
+    from connectors.orders import Order
 
     outcomes = []
     for record in records:
