@@ -26,7 +26,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from connectors.http import backoff_seconds, parse_datetime, retry_after_seconds, to_cents, to_decimal
+from connectors.http import backoff_seconds, parse_datetime, retry_after_delay, to_cents, to_decimal
 from connectors.orders import Order
 
 PLATFORM = "shopify"
@@ -380,7 +380,7 @@ class ShopifyOrdersClient:
                     raise ShopifyError(f"Shopify GET {url} failed after {retries} retries: HTTP {status}: "
                                        f"{_format_errors(errors)}", status=status, errors=errors)
                 if status == 429:
-                    delay = retry_after_seconds(response.headers.get("Retry-After"), default=2.0)
+                    delay = retry_after_delay(response.headers.get("Retry-After"), default=2.0)
                 else:
                     delay = backoff_seconds(retries)
                 self.sleep(delay)

@@ -5,6 +5,8 @@ tests/test_connector_<host>.py.
 """
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import date, datetime, timezone
 
 import pytest
@@ -15,6 +17,7 @@ from connectors.base import ConnectorError, Page, platform_message
 from connectors.buzzsprout import BuzzsproutConnector
 from connectors.http import retry_after_delay
 from connectors.registry import CONNECTORS, UnknownConnector, get_connector
+from connectors import transistor
 from connectors.simplecast import SimplecastConnector
 from connectors.transistor import TransistorConnector
 
@@ -105,18 +108,36 @@ def test_platform_message_reads_the_common_error_shapes(body, expected):
     assert platform_message(_response(401, body, "application/json")) == expected
 
 
-@responses.activate
-def test_connection_errors_are_retried_then_reported_as_retriable():
+def test_connection_errors_are_retried_then_reported_as_retriable(monkeypatch):
+    # `responses` raises an exception body straight out of the adapter, without the retry policy, so
+    # the dropped connections come from a real socket here and urllib3's Retry retries them.
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()  # hang up without an answer
+
+    threading.Thread(target=serve, daemon=True).start()
+    base = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    monkeypatch.setattr(transistor, "API_BASE", base)
     sleeps: list[float] = []
-    responses.get("https://api.transistor.fm/v1/shows/54321", body=requests.ConnectionError("connection refused"))
     connector = TransistorConnector({"show_id": "54321", "api_key": "secret-key"}, sleep=sleeps.append,
                                     clock=lambda: 0.0, max_retries=2)
-    with pytest.raises(ConnectorError) as caught:
-        connector.test_connection()
-    assert str(caught.value) == "Transistor: GET https://api.transistor.fm/v1/shows/54321 failed after 2 retries: ConnectionError"
+    try:
+        with pytest.raises(ConnectorError) as caught:
+            connector.test_connection()
+    finally:
+        server.close()
+    assert str(caught.value) == f"Transistor: GET {base}/shows/54321 failed after 2 retries: ConnectionError"
     assert caught.value.retriable is True and caught.value.status is None
     assert sleeps == [1.0, 2.0]
-    assert len(responses.calls) == 3
+    assert len(accepted) == 3
 
 
 def test_page_holds_rows_and_cursor():
