@@ -18,6 +18,7 @@ from connectors.buzzsprout import BuzzsproutConnector
 from connectors.http import retry_after_delay
 from connectors.registry import CONNECTORS, UnknownConnector, get_connector
 from connectors import transistor
+from connectors.shopify import ShopifyConnector
 from connectors.simplecast import SimplecastConnector
 from connectors.transistor import TransistorConnector
 
@@ -26,11 +27,11 @@ NOW = datetime(2024, 5, 10, 20, 0, tzinfo=timezone.utc)
 
 def test_registry_maps_names_to_classes():
     assert CONNECTORS == {"buzzsprout": BuzzsproutConnector, "simplecast": SimplecastConnector,
-                          "transistor": TransistorConnector}
+                          "transistor": TransistorConnector, "shopify": ShopifyConnector}
     assert get_connector(" Simplecast ") is SimplecastConnector
     with pytest.raises(UnknownConnector) as caught:
         get_connector("libsyn")
-    assert str(caught.value) == "unknown connector 'libsyn'; known connectors: buzzsprout, simplecast, transistor"
+    assert str(caught.value) == "unknown connector 'libsyn'; known connectors: buzzsprout, shopify, simplecast, transistor"
 
 
 def test_every_connector_declares_a_schema_with_its_secret():
