@@ -16,7 +16,6 @@ are spent the error is `retriable=True`; any other 4xx (401, 403, 404, 422 ...) 
 """
 from __future__ import annotations
 
-import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,8 +27,6 @@ from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError
 
 from connectors.http import RETRY_STATUSES, ConnectorRetry
-
-log = logging.getLogger(__name__)
 
 DEFAULT_MAX_RETRIES = 5
 REQUEST_TIMEOUT_SECONDS = 30
