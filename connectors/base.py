@@ -1,18 +1,21 @@
 """The pull-connector contract (in the spirit of Redash query runners and Singer taps) and the HTTP
-behaviour every host client shares.
+behaviour every platform client shares.
 
 A connector is built from a config dict, checked against its `config_schema`; `test_connection()`
 raises ConnectorError with the platform's own words when the credentials or ids are wrong; `sync()`
-yields Pages of metrics_daily rows, each with the cursor to store once that page is applied, so a
-sync that stops resumes after its last whole page.
+yields Pages of rows for one hub table (metrics_daily for the podcast hosts, conversions for a shop),
+each with the cursor to store once that page is applied, so a sync that stops resumes after its last
+whole page.
 
-HTTP: GET with the connector's auth headers; 408, 429 and 5xx (and connection errors) are retried up
-to `max_retries` times, waiting what Retry-After says (seconds or HTTP-date) or else 1, 2, 4, 8, 16 s;
-any other 4xx is fatal (`retriable=False`) and keeps the platform's message, never a credential.
+HTTP: GET with the connector's auth headers through the connector's `requests.Session`, on which one
+retry policy is mounted (connectors.http.ConnectorRetry, urllib3's Retry, via HTTPAdapter): connection
+errors and 408, 429, 500, 502, 503, 504 are retried up to `max_retries` times, waiting what Retry-After
+says (seconds or HTTP-date), else `rate_limit_wait` for a 429, else 1, 2, 4, 8, 16 s. When the retries
+are spent the error is `retriable=True`; any other 4xx (401, 403, 404, 422 ...) is fatal at once
+(`retriable=False`). Either keeps the platform's message, never a credential.
 """
 from __future__ import annotations
 
-import logging
 import re
 import time
 from dataclasses import dataclass, field
@@ -20,10 +23,10 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Callable, ClassVar, Iterator
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError
 
-from connectors.http import backoff_seconds, retry_after_delay
-
-log = logging.getLogger(__name__)
+from connectors.http import RETRY_STATUSES, ConnectorRetry
 
 DEFAULT_MAX_RETRIES = 5
 REQUEST_TIMEOUT_SECONDS = 30
@@ -43,8 +46,9 @@ class ConnectorError(RuntimeError):
 
 @dataclass
 class Page:
-    rows: list[dict]                               # metrics_daily rows, source = the connector's name
+    rows: list[dict]                               # rows for `table` (metrics_daily: source = the connector's name)
     cursor: dict = field(default_factory=dict)     # store this after the rows are applied
+    table: str = "metrics_daily"                   # the hub table the rows are records of
 
 
 def utc_now() -> datetime:
@@ -108,7 +112,7 @@ def validate_config(schema: dict, config, connector: str) -> dict:
 def platform_message(response: requests.Response) -> str:
     """The platform's own explanation from an error response, whichever common shape it has:
     {"errors": [{"title", "detail"}]} (JSON:API), {"error": {"message"}}, {"error": "..."},
-    {"message": "..."}, or plain text."""
+    {"message": "..."}, {"errors": "..."} and {"errors": {"field": ["message"]}} (Shopify), or plain text."""
     try:
         body = response.json()
     except ValueError:
@@ -117,24 +121,33 @@ def platform_message(response: requests.Response) -> str:
     return _message_from(body) or (response.reason or "")
 
 
-def _message_from(body) -> str:
+def _message_from(body, field_keyed: bool = False) -> str:
     if isinstance(body, str):
         return body.strip()[:300]
     if isinstance(body, list):
         return "; ".join(filter(None, (_message_from(item) for item in body)))[:300]
     if not isinstance(body, dict):
         return ""
-    nested = [body[key] for key in ("errors", "error") if isinstance(body.get(key), (list, dict))]
-    message = "; ".join(filter(None, map(_message_from, nested)))
+    nested = [(key, body[key]) for key in ("errors", "error") if isinstance(body.get(key), (list, dict))]
+    message = "; ".join(filter(None, (_message_from(value, field_keyed=key == "errors") for key, value in nested)))
     if message:
         return message[:300]
-    parts = [str(body[key]).strip() for key in ("error", "title", "message", "detail", "error_description")
+    parts = [str(body[key]).strip() for key in ("error", "errors", "title", "message", "detail", "error_description")
              if isinstance(body.get(key), (str, int)) and not isinstance(body.get(key), bool) and str(body[key]).strip()]
     if parts:
         message = ": ".join(dict.fromkeys(parts))
         if body.get("param"):
             message += f" (param: {body['param']})"
         return message[:300]
+    if field_keyed:
+        # {"errors": {"updated_at_min": ["is invalid"], "base": ["..."]}}: messages per field ("base": the whole).
+        fields = []
+        for key, value in body.items():
+            texts = [str(v).strip() for v in (value if isinstance(value, list) else [value])
+                     if isinstance(v, (str, int)) and not isinstance(v, bool) and str(v).strip()]
+            if texts:
+                fields.append("; ".join(texts) if key == "base" else f"{key}: {'; '.join(texts)}")
+        return "; ".join(fields)[:300]
     return ""
 
 
@@ -164,6 +177,11 @@ class Connector:
         self.today = today or (lambda: self.now().astimezone(timezone.utc).date())
         self.clock = clock
         self.max_retries = max_retries
+        # The one retry policy, mounted on the session this connector was given (so give each
+        # connector a session of its own).
+        adapter = HTTPAdapter(max_retries=self.retry_policy())
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.redacted_config()}>"
@@ -186,7 +204,17 @@ class Connector:
         return {}
 
     def before_request(self) -> None:
-        """Called before every HTTP attempt (Transistor's client-side rate limiter hooks in here)."""
+        """Called before every HTTP attempt, retries included (Transistor's client-side rate limiter
+        hooks in here): by `get()` before the first, by the retry policy after each wait."""
+
+    def after_response(self, response: requests.Response) -> None:
+        """Called with every response `get()` receives (after retries), before its status is judged
+        (Shopify's call-limit pacing hooks in here)."""
+
+    def retry_policy(self) -> ConnectorRetry:
+        return ConnectorRetry(self.max_retries, wait=lambda seconds: self.sleep(seconds),
+                              before_attempt=lambda: self.before_request(), now=lambda: self.now(),
+                              rate_limit_wait=self.rate_limit_wait)
 
     def row(self, day: date, episode_id, downloads: int, podcast_id: str) -> dict:
         return {"day": day.isoformat(), "episode_id": str(episode_id), "podcast_id": str(podcast_id),
@@ -218,42 +246,30 @@ class Connector:
         return ConnectorError(self.redact(f"{self.title}: {message}"), status=status, retriable=retriable)
 
     def get(self, url: str, params: dict | None = None, headers: dict | None = None) -> requests.Response:
-        """GET with retries. Returns 2xx and 304 responses; raises ConnectorError otherwise."""
+        """GET, retried by the session's retry policy. Returns 2xx and 304 responses; raises
+        ConnectorError otherwise."""
         all_headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **self.auth_headers(), **(headers or {})}
         shown = url.split("?", 1)[0]
-        retries = 0
-        while True:
-            self.before_request()
-            try:
-                response = self.session.get(url, params=params, headers=all_headers, timeout=REQUEST_TIMEOUT_SECONDS)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if retries >= self.max_retries:
-                    raise self.fail(f"GET {shown} failed after {retries} retries: {exc.__class__.__name__}",
-                                    retriable=True) from None
-                self.sleep(backoff_seconds(retries))
-                retries += 1
-                continue
-            status = response.status_code
-            if status < 300 or status == 304:
-                return response
-            message = platform_message(response)
-            if status in (408, 429) or status >= 500:
-                if retries >= self.max_retries:
-                    raise self.fail(f"GET {shown} failed after {retries} retries: HTTP {status}: {message}",
-                                    status=status, retriable=True)
-                if status == 429:
-                    delay = retry_after_delay(response.headers.get("Retry-After"), self.now(), default=self.rate_limit_wait)
-                elif response.headers.get("Retry-After"):
-                    delay = retry_after_delay(response.headers.get("Retry-After"), self.now(), default=backoff_seconds(retries))
-                else:
-                    delay = backoff_seconds(retries)
-                log.info("%s: HTTP %s on GET %s, retry %d in %.1fs", self.name, status, shown, retries + 1, delay)
-                self.sleep(delay)
-                retries += 1
-                continue
-            # 401 (bad token), 403 (no access), 404 (no such podcast/show), 422 (bad parameter) ...:
-            # the same call will fail again. Keep the platform's words.
-            raise self.fail(f"GET {shown} failed: HTTP {status}: {message}", status=status, retriable=False)
+        self.before_request()
+        try:
+            response = self.session.get(url, params=params, headers=all_headers, timeout=REQUEST_TIMEOUT_SECONDS)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            # Raised through MaxRetryError: the retry policy spent its retries on it.
+            spent = bool(exc.args) and isinstance(exc.args[0], MaxRetryError)
+            after = f" after {self.max_retries} retries" if spent else ""
+            raise self.fail(f"GET {shown} failed{after}: {exc.__class__.__name__}", retriable=True) from None
+        self.after_response(response)
+        status = response.status_code
+        if status < 300 or status == 304:
+            return response
+        message = platform_message(response)
+        if status in RETRY_STATUSES:
+            # The policy retries these statuses until its retries are spent, then hands back the last answer.
+            raise self.fail(f"GET {shown} failed after {self.max_retries} retries: HTTP {status}: {message}",
+                            status=status, retriable=True)
+        # 401 (bad token), 403 (no access), 404 (no such podcast/show/shop), 422 (bad parameter) ...:
+        # the same call will fail again. Another 5xx (501, 505 ...) is not retried now but may heal.
+        raise self.fail(f"GET {shown} failed: HTTP {status}: {message}", status=status, retriable=status >= 500)
 
     def json(self, response: requests.Response, what: str):
         try:

@@ -1,12 +1,21 @@
-"""Small wire-format helpers the platform connectors share: exact money, timestamps, retry delays.
+"""Small wire-format helpers the platform connectors share: exact money, timestamps, and the one
+retry policy (`ConnectorRetry`, urllib3's Retry with our waits).
 
-Nothing here talks to the network; the connectors own their sessions and decide when to retry.
+Nothing here talks to the network; the connectors own their sessions and mount the retry policy on
+them (connectors.base.Connector).
 """
 from __future__ import annotations
 
+import logging
+import time
 from datetime import datetime, timezone
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from email.utils import parsedate_to_datetime
+from typing import Callable
+
+from urllib3.util.retry import Retry
+
+log = logging.getLogger(__name__)
 
 # Exponential backoff for transient failures (5xx, connection errors): 1, 2, 4, 8, 16 s ...
 BACKOFF_BASE_SECONDS = 1.0
@@ -54,27 +63,13 @@ def parse_datetime(value, what: str = "timestamp") -> datetime:
     return parsed
 
 
-def retry_after_seconds(header_value: str | None, default: float = 2.0) -> float:
-    """A Retry-After header in seconds (Shopify sends e.g. "2.0"); the default when absent or odd.
-    (The HTTP-date form of Retry-After is not used by the platforms here and falls back to the default.)"""
-    if header_value is None:
-        return default
-    try:
-        seconds = float(str(header_value).strip())
-    except ValueError:
-        return default
-    if seconds != seconds or seconds < 0:  # NaN or negative
-        return default
-    return min(seconds, BACKOFF_CAP_SECONDS)
-
-
 def backoff_seconds(retry_number: int, base: float = BACKOFF_BASE_SECONDS, cap: float = BACKOFF_CAP_SECONDS) -> float:
     """Delay before retry number `retry_number` (0-based): base * 2**n, capped: 1, 2, 4, 8, 16 ..."""
     return min(cap, base * (2 ** retry_number))
 
 
-def retry_after_delay(header_value: str | None, now: datetime | None = None, default: float = 2.0,
-                      cap: float = 300.0) -> float:
+def retry_after_delay(header_value: str | None, now: datetime | None = None, default: float | None = 2.0,
+                      cap: float = 300.0) -> float | None:
     """A Retry-After header in either form RFC 9110 allows, as seconds to wait.
 
     delta-seconds ("10", "2.5") or an HTTP-date ("Wed, 21 Oct 2015 07:28:00 GMT", measured from `now`,
@@ -101,3 +96,96 @@ def retry_after_delay(header_value: str | None, now: datetime | None = None, def
     if seconds != seconds:  # NaN
         return default
     return min(max(seconds, 0.0), cap)
+
+
+# ---------------------------------------------------------------------------------------------
+# The retry policy every pull connector mounts on its session
+
+# Transient statuses: request timeout, rate limited, and the gateway/server failures that heal.
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+RETRY_AFTER_CAP_SECONDS = 300.0
+
+
+class ConnectorRetry(Retry):
+    """urllib3's Retry with the connectors' waits: GET only; connection errors and RETRY_STATUSES are
+    retried up to `total` times; before retry n (0-based) it waits what Retry-After says (delta-seconds
+    or HTTP-date, via `retry_after_delay`), else `rate_limit_wait` for a 429, else 1, 2, 4, 8, 16 s
+    (`backoff_seconds`). When the retries are spent the last response is returned (raise_on_status
+    False), so the caller can still read the platform's message.
+
+    Waiting goes through the injected `wait` function, and `before_attempt` runs after each wait, just
+    before the request is sent again (a client-side rate limiter hooks in there).
+
+    The wait happens in `increment()`, not in `sleep()`: urllib3's connection pool calls increment()
+    and then sleep() before each retry, but test transports such as `responses` only call is_retry()
+    and increment(); waiting in increment() (and making sleep() a no-op) gives production and tests
+    one and the same path. `Retry.new()` rebuilds the object at every increment, so the extra settings
+    are carried across in `new()`.
+    """
+
+    # Only the statuses in the forcelist are retried: not a 413 because it carries Retry-After.
+    RETRY_AFTER_STATUS_CODES = frozenset({429, 503})
+
+    def __init__(self, total: int = 5, *, wait: Callable[[float], None] | None = None,
+                 before_attempt: Callable[[], None] | None = None, now: Callable[[], datetime] | None = None,
+                 rate_limit_wait: float = 2.0, **kwargs):
+        kwargs.setdefault("allowed_methods", frozenset({"GET"}))
+        kwargs.setdefault("status_forcelist", RETRY_STATUSES)
+        kwargs.setdefault("raise_on_status", False)
+        kwargs.setdefault("backoff_factor", BACKOFF_BASE_SECONDS)
+        kwargs.setdefault("backoff_max", BACKOFF_CAP_SECONDS)
+        super().__init__(total=total, **kwargs)
+        self.wait = wait
+        self.before_attempt = before_attempt
+        self.now = now
+        self.rate_limit_wait = rate_limit_wait
+
+    def new(self, **kw) -> "ConnectorRetry":
+        kw.setdefault("wait", self.wait)
+        kw.setdefault("before_attempt", self.before_attempt)
+        kw.setdefault("now", self.now)
+        kw.setdefault("rate_limit_wait", self.rate_limit_wait)
+        return super().new(**kw)
+
+    @property
+    def retries_done(self) -> int:
+        return len(self.history)
+
+    def get_backoff_time(self) -> float:
+        # urllib3 waits 0 before the first retry; the connectors wait 1, 2, 4, 8, 16 s.
+        if not self.history:
+            return 0.0
+        return backoff_seconds(len(self.history) - 1, base=self.backoff_factor, cap=self.backoff_max)
+
+    def get_retry_after(self, response) -> float | None:
+        """Retry-After in seconds, read by the one parser (retry_after_delay); None when absent or unreadable."""
+        header = response.headers.get("Retry-After") if response is not None else None
+        if header is None or not str(header).strip():
+            return None
+        now = self.now() if self.now else None
+        return retry_after_delay(header, now, default=None, cap=RETRY_AFTER_CAP_SECONDS)
+
+    def delay_for(self, response) -> float:
+        """How long to wait before the retry this Retry was made for."""
+        retry_after = self.get_retry_after(response)
+        if retry_after is not None:
+            return retry_after
+        if response is not None and response.status == 429:
+            return self.rate_limit_wait
+        return self.get_backoff_time()
+
+    def increment(self, method=None, url=None, response=None, error=None, _pool=None, _stacktrace=None):
+        new_retry = super().increment(method, url, response=response, error=error, _pool=_pool,
+                                      _stacktrace=_stacktrace)  # raises MaxRetryError once spent
+        delay = new_retry.delay_for(response)
+        cause = f"HTTP {response.status}" if response is not None and response.status else type(error).__name__
+        log.info("%s on %s %s: retry %d in %.1fs", cause, method, (url or "").split("?", 1)[0],
+                 len(new_retry.history), delay)
+        if delay > 0:
+            (self.wait or time.sleep)(delay)
+        if self.before_attempt is not None:
+            self.before_attempt()
+        return new_retry
+
+    def sleep(self, response=None) -> None:
+        """No-op: the wait already happened in increment() (see the class docstring)."""

@@ -1,74 +1,51 @@
-"""Shopify: order webhooks -> Order, webhook HMAC check, and the REST backfill client.
+"""Shopify: order payloads -> Order (webhooks and backfill alike), and the pull connector that
+backfills orders through the Admin REST API as rows of the hub's `conversions` table.
 
 Written against the Shopify Admin REST API 2024-10:
   - Order resource: https://shopify.dev/docs/api/admin-rest/2024-10/resources/order
   - Refund resource: https://shopify.dev/docs/api/admin-rest/2024-10/resources/refund
   - Webhooks (HTTPS delivery, HMAC): https://shopify.dev/docs/apps/build/webhooks/subscribe/https
   - Cursor pagination (Link header, page_info): https://shopify.dev/docs/api/usage/pagination-rest
-  - REST rate limits (leaky bucket, 429 + Retry-After): https://shopify.dev/docs/api/usage/rate-limits
+  - REST rate limits (leaky bucket, 429 + Retry-After, X-Shopify-Shop-Api-Call-Limit):
+    https://shopify.dev/docs/api/usage/rate-limits
+  - Admin API access tokens (X-Shopify-Access-Token): https://shopify.dev/docs/api/usage/authentication
 
 Webhook request headers Shopify sends with each delivery (what an endpoint reads):
   X-Shopify-Topic (e.g. "orders/updated"), X-Shopify-Hmac-Sha256 (base64 HMAC of the raw body),
   X-Shopify-Shop-Domain ("shop.myshopify.com"), X-Shopify-API-Version ("2024-10"),
   X-Shopify-Webhook-Id (one per delivery attempt set; dedupe key), X-Shopify-Event-Id (the event;
   the same event can arrive under several topics), X-Shopify-Triggered-At (when the event fired).
+The signature check itself is on the push side (webhooks/signatures.py, verify_shopify_hmac); this
+module only interprets payloads (order_from_shopify, refund_from_shopify, topic_mismatch).
+
+Backfill (ShopifyConnector): GET /admin/api/{version}/orders.json?status=any&limit=250&order=updated_at
+asc&updated_at_min=..., then the Link header's rel="next" page_info; each page is a Page of conversions
+rows whose cursor is {"updated_at_min": the newest updated_at seen}. Retries are the shared policy
+(connectors.base); a bucket X-Shopify-Shop-Api-Call-Limit at 80% or more pauses before the next call.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import time
-from datetime import datetime
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Callable, Iterator
+from typing import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from connectors.http import backoff_seconds, parse_datetime, retry_after_seconds, to_cents, to_decimal
-from hub.attribution.orders import Order
+from connectors.base import DEFAULT_MAX_RETRIES, Connector, ConnectorError, Page
+from connectors.http import parse_datetime, to_cents, to_decimal
+from connectors.orders import Order
 
 PLATFORM = "shopify"
 DEFAULT_API_VERSION = "2024-10"
 PAGE_LIMIT = 250                 # the most the REST orders endpoint returns per page
 CALL_LIMIT_THRESHOLD = 0.8       # bucket at least 80% full ...
 CALL_LIMIT_PAUSE_SECONDS = 1.0   # ... -> pause this long before the next call (the bucket leaks 2 calls/s)
-REQUEST_TIMEOUT_SECONDS = 30
 
 
-class ShopifyError(RuntimeError):
-    """A Shopify call that failed for good (after retries, or a 4xx that retrying cannot fix)."""
-
-    def __init__(self, message: str, status: int | None = None, errors=None):
-        super().__init__(message)
-        self.status = status
-        self.errors = errors
-
-
-class ShopifyPayloadError(ShopifyError, ValueError):
+class ShopifyPayloadError(ConnectorError, ValueError):
     """A webhook or API payload that lacks what an order needs (id, created_at, total_price ...)."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Webhook HMAC
-
-
-def verify_shopify_hmac(secret: str, raw_body: bytes, header_value: str | None) -> bool:
-    """True when X-Shopify-Hmac-Sha256 is base64(HMAC-SHA256(app secret, raw body)).
-
-    Use the body bytes exactly as received (before any JSON parsing). Compared in constant time."""
-    if not header_value or not secret:
-        return False
-    if isinstance(raw_body, str):
-        raw_body = raw_body.encode("utf-8")
-    digest = hmac.new(secret.encode("utf-8"), raw_body, hashlib.sha256).digest()
-    expected = base64.b64encode(digest)
-    try:
-        given = header_value.strip().encode("ascii")
-    except UnicodeEncodeError:
-        return False
-    return hmac.compare_digest(expected, given)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -243,32 +220,45 @@ def refund_from_shopify(payload: dict) -> tuple[str, int, datetime]:
 
 
 # ---------------------------------------------------------------------------------------------
-# Backfill client
+# Order -> a conversions row
 
 
-def _errors_text(response: requests.Response):
-    """Shopify's error body: {"errors": "text"} or {"errors": {"field": ["msg"]}} or {"error": ...}."""
-    try:
-        body = response.json()
-    except ValueError:
-        return (response.text or "").strip()[:500] or response.reason
-    if isinstance(body, dict):
-        errors = body.get("errors", body.get("error"))
-        if errors is not None:
-            return errors
-    return body
+def _text(value) -> str | None:
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
-def _format_errors(errors) -> str:
-    if isinstance(errors, dict):
-        parts = []
-        for key, value in errors.items():
-            value = "; ".join(map(str, value)) if isinstance(value, list) else str(value)
-            parts.append(value if key == "base" else f"{key}: {value}")
-        return "; ".join(parts)
-    if isinstance(errors, list):
-        return "; ".join(map(str, errors))
-    return str(errors)
+def conversion_row(order: Order) -> dict:
+    """An Order from order_from_shopify as a record of the hub's `conversions` table, JSON-safe
+    (text and integers only): times in ISO 8601 with their offset, money in integer cents after
+    refunds, the discount codes comma-separated, the landing and referring URLs as Shopify sent them."""
+    landing = _text(order.payload.get("landing_site"))
+    referring = _text(order.payload.get("referring_site"))
+    return {
+        "order_id": order.order_id,
+        "occurred_at": order.occurred_at.isoformat(),
+        "updated_at": order.version_at.isoformat() if order.version_at else None,
+        "revenue_cents": order.total_cents,
+        "currency": order.currency,
+        "promo_code": ",".join(order.codes) or None,
+        "landing_url": landing,
+        "referring_url": referring if referring != landing else None,
+        "status": "cancelled" if order.cancelled else "paid",
+        "kind": order.kind,
+        # The order as Shopify sent it, kept with its attribution so a later refunds/create can rebuild it.
+        "payload": order.payload,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# The backfill connector
+
+
+def normalise_shop(value: str) -> str:
+    """"https://JSmith.myshopify.com/" -> "jsmith.myshopify.com"."""
+    domain = value.strip().lower()
+    for prefix in ("https://", "http://"):
+        domain = domain.removeprefix(prefix)
+    return domain.strip("/")
 
 
 def _format_cursor(value: datetime | str | None) -> str | None:
@@ -282,122 +272,56 @@ def _format_cursor(value: datetime | str | None) -> str | None:
     return value.isoformat()
 
 
-class ShopifyOrdersClient:
-    """Pages through GET /admin/api/{version}/orders.json oldest update first, for backfills and
-    catch-up syncs. Retries 429 (after Retry-After) and 5xx / connection errors (1, 2, 4, 8, 16 s);
-    raises ShopifyError on anything else or once `max_retries` retries are spent."""
+def _next_page_info(response: requests.Response) -> str | None:
+    # Link: <https://shop/admin/api/2024-10/orders.json?limit=250&page_info=abc>; rel="next", <...>; rel="previous"
+    link = response.links.get("next")
+    if not link or not link.get("url"):
+        return None
+    values = parse_qs(urlsplit(link["url"]).query).get("page_info")
+    return values[0] if values else None
 
-    def __init__(self, shop_domain: str, access_token: str, api_version: str = DEFAULT_API_VERSION,
-                 session: requests.Session | None = None, sleep: Callable[[float], None] = time.sleep,
-                 max_retries: int = 5):
-        domain = shop_domain.strip().lower()
-        for prefix in ("https://", "http://"):
-            if domain.startswith(prefix):
-                domain = domain[len(prefix):]
-        domain = domain.strip("/")
-        if not domain or "/" in domain:
-            raise ValueError(f"shop_domain should look like 'shop.myshopify.com', got {shop_domain!r}")
-        self.shop_domain = domain
-        self.api_version = api_version
-        self.session = session or requests.Session()
-        self.sleep = sleep
-        self.max_retries = max_retries
-        self._access_token = access_token
+
+class ShopifyConnector(Connector):
+    """Orders, oldest update first, as conversions rows. 401 (bad token), 402 (shop frozen),
+    403 (missing read_orders scope), 404 (no such shop or API version) and 422 fail at once."""
+
+    name = "shopify"
+    title = "Shopify"
+    rate_limit_wait = 2.0  # a 429 without Retry-After (Shopify's REST 429s carry "Retry-After: 2.0")
+    config_schema = {
+        "type": "object",
+        "properties": {
+            "shop": {"type": "string", "pattern": r"[a-z0-9][a-z0-9-]*\.myshopify\.com",
+                     "description": "the shop's permanent domain, <name>.myshopify.com"},
+            "access_token": {"type": "string",
+                             "description": "Admin API access token (shpat_...) with the read_orders scope"},
+            "api_version": {"type": "string", "pattern": r"\d{4}-\d{2}|unstable", "default": DEFAULT_API_VERSION,
+                            "description": "Admin API version, e.g. 2024-10"},
+            "lookback_days": {"type": "integer", "minimum": 1, "maximum": 3660, "default": 30},
+        },
+        "required": ["shop", "access_token"],
+        "secret": ["access_token"],
+        "additionalProperties": False,
+    }
+
+    def __init__(self, config: dict, *args, **kwargs):
+        if isinstance(config, dict) and isinstance(config.get("shop"), str):
+            config = {**config, "shop": normalise_shop(config["shop"])}
+        super().__init__(config, *args, **kwargs)
         self._pause_before_next = 0.0
 
     @property
     def orders_url(self) -> str:
-        return f"https://{self.shop_domain}/admin/api/{self.api_version}/orders.json"
+        return f"https://{self.config['shop']}/admin/api/{self.config['api_version']}/orders.json"
 
-    def iter_pages(self, updated_at_min: datetime | str | None = None) -> Iterator[tuple[list[dict], str | None]]:
-        """Yield (orders, cursor_after_page) per page. Store the cursor after handling each page and
-        pass it back as `updated_at_min` to resume. The cursor is the newest updated_at seen so far
-        (Shopify's text, offset included); updated_at_min is inclusive, so on resume the boundary
-        order comes again, and an order with the same version_at changes nothing."""
-        cursor = _format_cursor(updated_at_min)
-        params: dict = {"status": "any", "limit": PAGE_LIMIT, "order": "updated_at asc"}
-        if cursor is not None:
-            params["updated_at_min"] = cursor
-        newest: datetime | None = parse_datetime(cursor) if cursor else None
-        while True:
-            response = self._get(self.orders_url, params)
-            try:
-                orders = response.json()["orders"]
-            except (ValueError, KeyError, TypeError):
-                raise ShopifyError(f"Shopify returned an unexpected orders body: {response.text[:200]!r}",
-                                   status=response.status_code) from None
-            for order in orders:
-                stamp = order.get("updated_at") if isinstance(order, dict) else None
-                if stamp:
-                    when = parse_datetime(stamp, "updated_at")
-                    if newest is None or when >= newest:
-                        newest, cursor = when, stamp
-            yield orders, cursor
-            page_info = self._next_page_info(response)
-            if not page_info:
-                return
-            # With page_info, Shopify refuses every other filter: only limit (and fields) may go along.
-            params = {"limit": PAGE_LIMIT, "page_info": page_info}
+    def auth_headers(self) -> dict:
+        return {"X-Shopify-Access-Token": self.config["access_token"]}
 
-    def iter_orders(self, updated_at_min: datetime | str | None = None) -> Iterator[tuple[dict, str | None]]:
-        """Yield (order, cursor) for every order. The cursor is None except on the last order of
-        each page, where it is that page's cursor: store it only when it is not None."""
-        for orders, cursor in self.iter_pages(updated_at_min):
-            for index, order in enumerate(orders):
-                yield order, (cursor if index == len(orders) - 1 else None)
+    # -- call-limit pacing --------------------------------------------------------------------------
 
-    # -- transport ------------------------------------------------------------------------------
-
-    @staticmethod
-    def _next_page_info(response: requests.Response) -> str | None:
-        # Link: <https://shop/admin/api/2024-10/orders.json?limit=250&page_info=abc>; rel="next", <...>; rel="previous"
-        link = response.links.get("next")
-        if not link or not link.get("url"):
-            return None
-        values = parse_qs(urlsplit(link["url"]).query).get("page_info")
-        return values[0] if values else None
-
-    def _get(self, url: str, params: dict) -> requests.Response:
-        headers = {"X-Shopify-Access-Token": self._access_token, "Accept": "application/json"}
-        retries = 0
-        while True:
-            if self._pause_before_next:
-                self.sleep(self._pause_before_next)
-                self._pause_before_next = 0.0
-            try:
-                response = self.session.get(url, params=params, headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                if retries >= self.max_retries:
-                    raise ShopifyError(f"Shopify GET {url} failed after {retries} retries: {exc.__class__.__name__}: {exc}") from exc
-                self.sleep(backoff_seconds(retries))
-                retries += 1
-                continue
-
-            status = response.status_code
-            if status == 429 or status >= 500:
-                if retries >= self.max_retries:
-                    errors = _errors_text(response)
-                    raise ShopifyError(f"Shopify GET {url} failed after {retries} retries: HTTP {status}: "
-                                       f"{_format_errors(errors)}", status=status, errors=errors)
-                if status == 429:
-                    delay = retry_after_seconds(response.headers.get("Retry-After"), default=2.0)
-                else:
-                    delay = backoff_seconds(retries)
-                self.sleep(delay)
-                retries += 1
-                continue
-            if status >= 400:
-                # 401 (bad token), 402 (shop frozen), 403 (missing scope), 404 (no such shop/version) ...:
-                # retrying will not help. Keep Shopify's own words.
-                errors = _errors_text(response)
-                raise ShopifyError(f"Shopify GET {url} failed: HTTP {status}: {_format_errors(errors)}",
-                                   status=status, errors=errors)
-
-            self._note_call_limit(response.headers.get("X-Shopify-Shop-Api-Call-Limit"))
-            return response
-
-    def _note_call_limit(self, header: str | None) -> None:
+    def after_response(self, response: requests.Response) -> None:
         # X-Shopify-Shop-Api-Call-Limit: "39/40" = calls in the bucket / bucket size.
+        header = response.headers.get("X-Shopify-Shop-Api-Call-Limit")
         if not header or "/" not in header:
             return
         used, _, size = header.partition("/")
@@ -407,3 +331,69 @@ class ShopifyOrdersClient:
             return
         if size_n > 0 and used_n / size_n >= CALL_LIMIT_THRESHOLD:
             self._pause_before_next = CALL_LIMIT_PAUSE_SECONDS
+
+    def before_request(self) -> None:
+        if self._pause_before_next:
+            pause, self._pause_before_next = self._pause_before_next, 0.0
+            self.sleep(pause)
+
+    # -- the contract -------------------------------------------------------------------------------
+
+    def test_connection(self) -> None:
+        """One order's id: proves the shop, the token and the read_orders scope the sync needs."""
+        body = self.json(self.get(self.orders_url, params={"status": "any", "limit": 1, "fields": "id"}), "orders")
+        if not isinstance(body, dict) or not isinstance(body.get("orders"), list):
+            raise self.fail(f"orders: unexpected body {str(body)[:200]!r}")
+
+    def sync(self, cursor: dict | None, since: date | None = None) -> Iterator[Page]:
+        """Pages of conversions rows from `since` (midnight UTC; an explicit backfill wins), else the
+        cursor's updated_at_min, else `lookback_days` back. updated_at_min is inclusive, so on resume
+        the boundary order comes again; the same version changes nothing."""
+        for orders, page_cursor in self.order_pages(self.start(cursor, since)):
+            rows = []
+            for raw in orders:
+                try:
+                    rows.append(conversion_row(order_from_shopify(raw)))
+                except ShopifyPayloadError as exc:
+                    shown = raw.get("id") if isinstance(raw, dict) else None
+                    raise self.fail(f"order {shown}: {exc}") from None
+            yield Page(rows=rows, cursor={"updated_at_min": page_cursor} if page_cursor else {}, table="conversions")
+
+    def start(self, cursor: dict | None, since: date | None) -> str:
+        if since is not None:
+            return datetime(since.year, since.month, since.day, tzinfo=timezone.utc).isoformat()
+        stored = (cursor or {}).get("updated_at_min")
+        if stored:
+            return stored
+        lookback = timedelta(days=int(self.config["lookback_days"]))
+        return (self.now().astimezone(timezone.utc) - lookback).replace(microsecond=0).isoformat()
+
+    def order_pages(self, updated_at_min: datetime | str | None = None) -> Iterator[tuple[list[dict], str | None]]:
+        """Yield (raw orders, cursor after the page). The cursor is the newest updated_at seen so far
+        (Shopify's text, offset included), or updated_at_min while nothing newer has come."""
+        cursor = _format_cursor(updated_at_min)
+        params: dict = {"status": "any", "limit": PAGE_LIMIT, "order": "updated_at asc"}
+        if cursor is not None:
+            params["updated_at_min"] = cursor
+        newest: datetime | None = parse_datetime(cursor) if cursor else None
+        while True:
+            response = self.get(self.orders_url, params=params)
+            body = self.json(response, "orders")
+            orders = body.get("orders") if isinstance(body, dict) else None
+            if not isinstance(orders, list):
+                raise self.fail(f"orders: unexpected body {response.text[:200]!r}", status=response.status_code)
+            for order in orders:
+                stamp = order.get("updated_at") if isinstance(order, dict) else None
+                if stamp:
+                    try:
+                        when = parse_datetime(stamp, "updated_at")
+                    except ValueError as exc:
+                        raise self.fail(f"order {order.get('id')}: {exc}") from None
+                    if newest is None or when >= newest:
+                        newest, cursor = when, stamp
+            yield orders, cursor
+            page_info = _next_page_info(response)
+            if not page_info:
+                return
+            # With page_info, Shopify refuses every other filter: only limit (and fields) may go along.
+            params = {"limit": PAGE_LIMIT, "page_info": page_info}

@@ -28,7 +28,7 @@ from decimal import Decimal
 import jwt
 
 from connectors.http import parse_datetime, to_cents, to_decimal
-from hub.attribution.orders import Order
+from connectors.orders import Order
 
 PLATFORM = "wix"
 ALGORITHM = "RS256"
@@ -39,7 +39,6 @@ ORDER_PAYMENT_STATUS_UPDATED = "wix.ecom.v1.order_payment_status_updated"
 ORDER_CANCELED = "wix.ecom.v1.order_canceled"
 SUBMISSION_CREATED = "wix.forms.v4.submission_created"
 ORDER_EVENTS = (ORDER_APPROVED, ORDER_PAYMENT_STATUS_UPDATED, ORDER_CANCELED)
-HANDLED_EVENT_TYPES = ORDER_EVENTS + (SUBMISSION_CREATED,)
 
 
 class WixError(ValueError):

@@ -11,7 +11,14 @@ from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from connectors.registry import CONNECTORS
+
 from .models import Tenant, TenantSecret
+
+
+def connector_secret_source(connector: str) -> str:
+    return f"connector:{connector}"
+
 
 # How each source's secret is kept. A bearer token is only ever compared, so a hash is enough;
 # an HMAC key or a public key must be read back to verify a signature, so it is encrypted.
@@ -19,14 +26,12 @@ SECRET_STORAGE = {
     "api": "hash",
     "zapier": "hash",
     "sheets": "encrypt",
-    "shopify": "encrypt",
-    "shopify_admin": "encrypt",
+    "shopify": "encrypt",  # the app's API secret key, which signs Shopify's webhooks
     "wix": "encrypt",
     "hooks": "encrypt",
-    # Host connectors keep their credentials as one JSON object each.
-    "buzzsprout": "encrypt",
-    "simplecast": "encrypt",
-    "transistor": "encrypt",
+    # Each pull connector keeps its credentials as one JSON object (`connector add`), apart from any
+    # webhook secret of the same platform: Shopify's Admin API token is not its webhook signing key.
+    **{connector_secret_source(name): "encrypt" for name in CONNECTORS},
 }
 GENERATED_SOURCES = ("api", "sheets", "zapier", "hooks")
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from hub.attribution.attribute import apply_order, url_key
-from hub.attribution.orders import Order
+from connectors.orders import Order
 from hub.db import make_session_factory
 from hub.models import AttributionEvent, MetricsDaily
 from tests.helpers import import_text, rows

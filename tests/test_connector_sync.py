@@ -21,7 +21,7 @@ from hub.db import get_engine, make_session_factory
 from connectors.registry import get_connector
 from hub.jobs import connectors as connector_jobs
 from hub.jobs.connectors import configure, due_connectors, run_sync
-from hub.jobs.sync import SyncError
+from hub.jobs.connectors import SyncError
 from hub.models import ConnectorState, EtlImport, MetricsDaily
 from hub.tenants import tenant_by_slug
 from tests.conftest import SECRET_KEY
@@ -51,7 +51,7 @@ def test_settings_are_checked_and_the_secret_is_not_stored_in_plain(database_url
     (state,) = rows(database_url, ConnectorState)
     assert state.config == {"show_id": "54321"} and state.interval_minutes == 60
     with get_engine(database_url).connect() as conn:
-        stored = conn.execute(text("SELECT secret_encrypted FROM tenant_secrets WHERE source = 'transistor'")).scalar()
+        stored = conn.execute(text("SELECT secret_encrypted FROM tenant_secrets WHERE source = 'connector:transistor'")).scalar()
     assert stored and "tr-secret-key" not in stored
 
 

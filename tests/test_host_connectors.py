@@ -5,7 +5,10 @@ tests/test_connector_<host>.py.
 """
 from __future__ import annotations
 
+import socket
+import threading
 from datetime import date, datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
@@ -13,8 +16,10 @@ import responses
 
 from connectors.base import ConnectorError, Page, platform_message
 from connectors.buzzsprout import BuzzsproutConnector
-from connectors.http import retry_after_delay
+from connectors.http import ConnectorRetry, retry_after_delay
 from connectors.registry import CONNECTORS, UnknownConnector, get_connector
+from connectors import transistor
+from connectors.shopify import ShopifyConnector
 from connectors.simplecast import SimplecastConnector
 from connectors.transistor import TransistorConnector
 
@@ -23,11 +28,11 @@ NOW = datetime(2024, 5, 10, 20, 0, tzinfo=timezone.utc)
 
 def test_registry_maps_names_to_classes():
     assert CONNECTORS == {"buzzsprout": BuzzsproutConnector, "simplecast": SimplecastConnector,
-                          "transistor": TransistorConnector}
+                          "transistor": TransistorConnector, "shopify": ShopifyConnector}
     assert get_connector(" Simplecast ") is SimplecastConnector
     with pytest.raises(UnknownConnector) as caught:
         get_connector("libsyn")
-    assert str(caught.value) == "unknown connector 'libsyn'; known connectors: buzzsprout, simplecast, transistor"
+    assert str(caught.value) == "unknown connector 'libsyn'; known connectors: buzzsprout, shopify, simplecast, transistor"
 
 
 def test_every_connector_declares_a_schema_with_its_secret():
@@ -105,18 +110,36 @@ def test_platform_message_reads_the_common_error_shapes(body, expected):
     assert platform_message(_response(401, body, "application/json")) == expected
 
 
-@responses.activate
-def test_connection_errors_are_retried_then_reported_as_retriable():
+def test_connection_errors_are_retried_then_reported_as_retriable(monkeypatch):
+    # `responses` raises an exception body straight out of the adapter, without the retry policy, so
+    # the dropped connections come from a real socket here and urllib3's Retry retries them.
+    server = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            accepted.append(1)
+            conn.close()  # hang up without an answer
+
+    threading.Thread(target=serve, daemon=True).start()
+    base = f"http://127.0.0.1:{server.getsockname()[1]}/v1"
+    monkeypatch.setattr(transistor, "API_BASE", base)
     sleeps: list[float] = []
-    responses.get("https://api.transistor.fm/v1/shows/54321", body=requests.ConnectionError("connection refused"))
     connector = TransistorConnector({"show_id": "54321", "api_key": "secret-key"}, sleep=sleeps.append,
                                     clock=lambda: 0.0, max_retries=2)
-    with pytest.raises(ConnectorError) as caught:
-        connector.test_connection()
-    assert str(caught.value) == "Transistor: GET https://api.transistor.fm/v1/shows/54321 failed after 2 retries: ConnectionError"
+    try:
+        with pytest.raises(ConnectorError) as caught:
+            connector.test_connection()
+    finally:
+        server.close()
+    assert str(caught.value) == f"Transistor: GET {base}/shows/54321 failed after 2 retries: ConnectionError"
     assert caught.value.retriable is True and caught.value.status is None
     assert sleeps == [1.0, 2.0]
-    assert len(responses.calls) == 3
+    assert len(accepted) == 3
 
 
 def test_page_holds_rows_and_cursor():
@@ -132,3 +155,56 @@ def test_window_prefers_since_then_cursor_then_lookback():
     assert connector.window(date(2024, 5, 6), None) == (date(2024, 5, 7), date(2024, 5, 9))
     assert connector.window(date(2024, 5, 6), date(2024, 4, 1)) == (date(2024, 4, 1), date(2024, 5, 9))
     assert connector.window(date(2024, 5, 9), None) is None
+
+
+def test_retry_policy_survives_urllib3_rebuilding_it():
+    waits: list[float] = []
+    attempts: list[int] = []
+    policy = ConnectorRetry(3, wait=waits.append, before_attempt=lambda: attempts.append(1), rate_limit_wait=7.0)
+    again = policy.new(total=2)
+    assert type(again) is ConnectorRetry and again.total == 2
+    assert (again.wait, again.before_attempt, again.rate_limit_wait) == (policy.wait, policy.before_attempt, 7.0)
+    assert again.allowed_methods == frozenset({"GET"}) and again.raise_on_status is False
+    assert not policy.is_retry("POST", 503) and not policy.is_retry("GET", 404)
+    assert not policy.is_retry("GET", 413, has_retry_after=True)     # only the listed statuses
+    assert all(policy.is_retry("GET", status) for status in (408, 429, 500, 502, 503, 504))
+
+
+class _Flaky(BaseHTTPRequestHandler):
+    """Answers 503 (no Retry-After), then 429 with an HTTP-date Retry-After, then 200."""
+    answers: list = []
+
+    def do_GET(self):
+        status, headers = self.answers.pop(0) if self.answers else (200, {})
+        body = b'{"data": {"id": "54321", "type": "show"}}' if status == 200 else b'{"errors": [{"title": "busy"}]}'
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_real_connection_pool_waits_once_per_retry_and_calls_before_request(monkeypatch):
+    # The same policy through urllib3's own pool (not responses): the wait happens once per retry
+    # (increment() waits, sleep() does not), and before_request runs before every attempt.
+    _Flaky.answers = [(503, {}), (429, {"Retry-After": "Fri, 10 May 2024 20:00:05 GMT"})]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(transistor, "API_BASE", f"http://127.0.0.1:{server.server_address[1]}/v1")
+    sleeps: list[float] = []
+    connector = TransistorConnector({"show_id": "54321", "api_key": "secret-key"}, sleep=sleeps.append,
+                                    clock=lambda: 0.0, now=lambda: NOW)
+    acquired: list[int] = []
+    monkeypatch.setattr(connector.limiter, "acquire", lambda: acquired.append(1))
+    try:
+        connector.test_connection()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert sleeps == [1.0, 5.0]
+    assert len(acquired) == 3

@@ -1,4 +1,4 @@
-"""Shopify connector: payload -> Order, webhook HMAC, and the REST backfill client at the wire.
+"""Shopify: payload -> Order, the webhook HMAC (push side), and ShopifyConnector's backfill at the wire.
 
 No database and no network: HTTP is answered by `responses`. Fixture sources are cited above each
 loader; all are Admin REST API 2024-10 shapes.
@@ -10,7 +10,7 @@ import copy
 import hashlib
 import hmac
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -18,14 +18,16 @@ import pytest
 import requests
 import responses
 
+from connectors.base import ConnectorError, Page
+from connectors.registry import get_connector
 from connectors.shopify import (
-    ShopifyError,
-    ShopifyOrdersClient,
+    ShopifyConnector,
     ShopifyPayloadError,
+    conversion_row,
     order_from_shopify,
     refund_from_shopify,
-    verify_shopify_hmac,
 )
+from webhooks.signatures import verify_shopify_hmac
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shopify"
 SHOP = "jsmith.myshopify.com"
@@ -246,7 +248,48 @@ def test_hmac_verification():
 
 
 # ---------------------------------------------------------------------------------------------
-# Backfill client at the wire
+# Order -> conversions row
+
+
+def test_conversion_row_is_json_safe_and_keeps_shopifys_values():
+    row = conversion_row(order_from_shopify(order_fixture()))
+    assert row == {
+        "order_id": "450789469",
+        "occurred_at": "2008-01-10T11:00:00-05:00",
+        "updated_at": "2008-01-10T11:00:00-05:00",
+        "revenue_cents": 38994,                 # 598.94 - the 209.00 refund
+        "currency": "USD",
+        "promo_code": "TENOFF",
+        "landing_url": "http://www.example.com?source=abc",
+        "referring_url": "http://www.otherexample.com",
+        "status": "paid",
+        "kind": "order",
+        "payload": order_fixture(),              # the order as Shopify sent it, for a later refund
+    }
+    assert json.loads(json.dumps(row)) == row
+
+    legacy = conversion_row(order_from_shopify(legacy_fixture()))
+    assert legacy["landing_url"] == "/products/linen-tote?ref=newsletter&utm_source=newsletter"  # as sent
+    assert legacy["revenue_cents"] == 1999 and legacy["currency"] == "EUR"
+
+    two_codes = copy.deepcopy(order_fixture())
+    two_codes["discount_codes"].append({"code": "FREESHIP", "amount": "5.00", "type": "shipping"})
+    two_codes["referring_site"] = None
+    row = conversion_row(order_from_shopify(two_codes))
+    assert row["promo_code"] == "TENOFF,FREESHIP" and row["referring_url"] is None
+
+
+def test_cancelled_order_row():
+    row = conversion_row(order_from_shopify(page_fixture(2)["orders"][0]))
+    assert row["status"] == "cancelled" and row["revenue_cents"] == 40300
+    assert row["promo_code"] is None and row["landing_url"] is None and row["referring_url"] is None
+
+
+# ---------------------------------------------------------------------------------------------
+# ShopifyConnector at the wire
+
+TOKEN = "shpat_test_token"
+NOW = datetime(2024, 10, 20, 12, 0, 30, tzinfo=timezone.utc)
 
 
 class Sleeps(list):
@@ -254,8 +297,9 @@ class Sleeps(list):
         self.append(seconds)
 
 
-def client(sleeps: Sleeps, **kwargs) -> ShopifyOrdersClient:
-    return ShopifyOrdersClient(SHOP, "shpat_test_token", session=requests.Session(), sleep=sleeps, **kwargs)
+def connector(sleeps: Sleeps, **config) -> ShopifyConnector:
+    return ShopifyConnector({"shop": SHOP, "access_token": TOKEN, **config}, session=requests.Session(),
+                            sleep=sleeps, now=lambda: NOW)
 
 
 def query(call) -> dict:
@@ -267,8 +311,30 @@ def next_link(page_info: str) -> str:
     return (f'<https://{SHOP}/admin/api/2024-10/orders.json?limit=250&page_info={page_info}>; rel="next"')
 
 
+def test_registered_with_its_schema():
+    assert get_connector("shopify") is ShopifyConnector
+    built = ShopifyConnector({"shop": "https://JSmith.myshopify.com/", "access_token": TOKEN})
+    assert built.config == {"shop": SHOP, "access_token": TOKEN, "api_version": "2024-10", "lookback_days": 30}
+    assert built.orders_url == ORDERS_URL
+    assert TOKEN not in repr(built)
+    assert ShopifyConnector({"shop": SHOP, "access_token": "t", "api_version": "2025-01"}).orders_url.endswith(
+        "/admin/api/2025-01/orders.json")
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"shop": SHOP}, "shopify: config field 'access_token' is required"),
+    ({"access_token": TOKEN}, "shopify: config field 'shop' is required"),
+    ({"shop": "jsmith.myshopify.com/admin", "access_token": TOKEN}, "shopify: config field 'shop' does not look right"),
+    ({"shop": "jsmith.example.com", "access_token": TOKEN}, "shopify: config field 'shop' does not look right"),
+])
+def test_config_errors(config, message):
+    with pytest.raises(ConnectorError) as caught:
+        ShopifyConnector(config)
+    assert str(caught.value).startswith(message) and caught.value.retriable is False
+
+
 @responses.activate
-def test_two_pages_follow_link_page_info_with_only_limit():
+def test_two_pages_follow_link_page_info_with_a_cursor_after_each():
     responses.get(ORDERS_URL, json=page_fixture(1), headers={
         "Link": next_link("eyJsYXN0X2lkIjo1NTAxMjMwMDAyfQ"),
         "X-Shopify-Shop-Api-Call-Limit": "1/40"})
@@ -276,47 +342,54 @@ def test_two_pages_follow_link_page_info_with_only_limit():
         "Link": (f'<https://{SHOP}/admin/api/2024-10/orders.json?limit=250&page_info=cHJldg>; rel="previous"'),
         "X-Shopify-Shop-Api-Call-Limit": "2/40"})
     sleeps = Sleeps()
-    since = datetime(2024, 10, 1, 0, 0, tzinfo=timezone.utc)
-    pages = list(client(sleeps).iter_pages(updated_at_min=since))
+    pages = list(connector(sleeps).sync({"updated_at_min": "2024-10-01T00:00:00+00:00"}))
 
-    assert [[o["id"] for o in orders] for orders, _ in pages] == [[5501230001, 5501230002], [5501230003]]
-    assert [cursor for _, cursor in pages] == ["2024-10-02T11:15:00-04:00", "2024-10-03T16:45:10-04:00"]
+    assert all(isinstance(page, Page) and page.table == "conversions" for page in pages)
+    assert [[row["order_id"] for row in page.rows] for page in pages] == [["5501230001", "5501230002"], ["5501230003"]]
+    assert [page.cursor for page in pages] == [{"updated_at_min": "2024-10-02T11:15:00-04:00"},
+                                               {"updated_at_min": "2024-10-03T16:45:10-04:00"}]
+    assert pages[0].rows[1] == {
+        "order_id": "5501230002", "occurred_at": "2024-10-01T09:30:00-04:00",
+        "updated_at": "2024-10-02T11:15:00-04:00", "revenue_cents": 1999, "currency": "USD",
+        "promo_code": "WELCOME10", "landing_url": "/products/mug?ref=podcast", "referring_url": None,
+        "status": "paid", "kind": "order", "payload": page_fixture(1)["orders"][1]}
+    assert [row["revenue_cents"] for page in pages for row in page.rows] == [4200, 1999, 40300]
+    assert pages[1].rows[0]["status"] == "cancelled"
+
     assert len(responses.calls) == 2
     first, second = responses.calls
     assert query(first) == {"status": "any", "limit": "250", "order": "updated_at asc",
                             "updated_at_min": "2024-10-01T00:00:00+00:00"}
     assert query(second) == {"limit": "250", "page_info": "eyJsYXN0X2lkIjo1NTAxMjMwMDAyfQ"}
     for call in responses.calls:
-        assert call.request.headers["X-Shopify-Access-Token"] == "shpat_test_token"
+        assert call.request.headers["X-Shopify-Access-Token"] == TOKEN
     assert sleeps == []
 
 
 @responses.activate
-def test_iter_orders_marks_cursor_only_at_page_end():
-    responses.get(ORDERS_URL, json=page_fixture(1), headers={"Link": next_link("p2")})
-    responses.get(ORDERS_URL, json=page_fixture(2))
-    items = list(client(Sleeps()).iter_orders(updated_at_min=None))
-    assert [(o["id"], c) for o, c in items] == [
-        (5501230001, None),
-        (5501230002, "2024-10-02T11:15:00-04:00"),
-        (5501230003, "2024-10-03T16:45:10-04:00"),
-    ]
-    assert "updated_at_min" not in query(responses.calls[0])
-    # and the raw orders normalise
-    assert [order_from_shopify(o).total_cents for o, _ in items] == [4200, 1999, 40300]
+def test_start_is_since_then_cursor_then_lookback():
+    responses.get(ORDERS_URL, json={"orders": []})
+    pages = list(connector(Sleeps()).sync(None))                       # lookback_days (30) back from now
+    assert query(responses.calls[0])["updated_at_min"] == "2024-09-20T12:00:30+00:00"
+    assert pages == [Page(rows=[], cursor={"updated_at_min": "2024-09-20T12:00:30+00:00"}, table="conversions")]
+
+    list(connector(Sleeps(), lookback_days=7).sync({}))
+    assert query(responses.calls[1])["updated_at_min"] == "2024-10-13T12:00:30+00:00"
+
+    stored = {"updated_at_min": "2024-10-02T11:15:00-04:00"}
+    pages = list(connector(Sleeps()).sync(stored))                     # resume: nothing new, the cursor stays
+    assert query(responses.calls[2])["updated_at_min"] == "2024-10-02T11:15:00-04:00"
+    assert pages[0].cursor == stored
+
+    list(connector(Sleeps()).sync(stored, since=date(2024, 9, 1)))    # an explicit backfill wins
+    assert query(responses.calls[3])["updated_at_min"] == "2024-09-01T00:00:00+00:00"
 
 
 @responses.activate
-def test_resume_sends_stored_cursor_as_updated_at_min():
-    responses.get(ORDERS_URL, json={"orders": []})
-    pages = list(client(Sleeps()).iter_pages(updated_at_min="2024-10-02T11:15:00-04:00"))
-    assert pages == [([], "2024-10-02T11:15:00-04:00")]   # nothing new: the cursor stays
-    assert query(responses.calls[0])["updated_at_min"] == "2024-10-02T11:15:00-04:00"
-
-
-def test_naive_cursor_is_refused():
-    with pytest.raises(ValueError, match="timezone-aware"):
-        next(client(Sleeps()).iter_pages(updated_at_min=datetime(2024, 10, 1)))
+def test_test_connection_reads_one_order():
+    responses.get(ORDERS_URL, json={"orders": [{"id": 450789469}]})
+    connector(Sleeps()).test_connection()
+    assert query(responses.calls[0]) == {"status": "any", "limit": "1", "fields": "id"}
 
 
 @responses.activate
@@ -325,20 +398,20 @@ def test_429_waits_retry_after_then_succeeds():
                   headers={"Retry-After": "2.0"})
     responses.get(ORDERS_URL, json=page_fixture(2))
     sleeps = Sleeps()
-    pages = list(client(sleeps).iter_pages(None))
+    pages = list(connector(sleeps).sync(None))
     assert sleeps == [2.0]
-    assert pages[0][0][0]["id"] == 5501230003
+    assert pages[0].rows[0]["order_id"] == "5501230003"
     assert len(responses.calls) == 2
     assert query(responses.calls[0]) == query(responses.calls[1])   # the same request again
 
 
 @responses.activate
-def test_429_without_retry_after_waits_default():
+def test_429_without_retry_after_waits_rate_limit_wait():
     responses.get(ORDERS_URL, status=429, json={"errors": "Exceeded 2 calls per second for api client."})
     responses.get(ORDERS_URL, json=page_fixture(2))
     sleeps = Sleeps()
-    list(client(sleeps).iter_pages(None))
-    assert sleeps == [2.0]
+    list(connector(sleeps).sync(None))
+    assert sleeps == [ShopifyConnector.rate_limit_wait] == [2.0]
 
 
 @responses.activate
@@ -347,32 +420,21 @@ def test_503_backs_off_then_succeeds():
     responses.get(ORDERS_URL, status=502, body="Bad Gateway")
     responses.get(ORDERS_URL, json=page_fixture(1))
     sleeps = Sleeps()
-    pages = list(client(sleeps).iter_pages(None))
-    assert sleeps == [1, 2]
-    assert len(pages[0][0]) == 2
+    pages = list(connector(sleeps).sync(None))
+    assert sleeps == [1.0, 2.0]
+    assert len(pages[0].rows) == 2 and len(responses.calls) == 3
 
 
 @responses.activate
-def test_connection_error_backs_off_then_succeeds():
-    responses.get(ORDERS_URL, body=requests.ConnectionError("connection reset"))
-    responses.get(ORDERS_URL, json=page_fixture(2))
+def test_5xx_that_never_heals_is_retriable_after_max_retries():
+    responses.get(ORDERS_URL, status=500, json={"errors": "Internal Server Error"})
     sleeps = Sleeps()
-    assert len(list(client(sleeps).iter_pages(None))) == 1
-    assert sleeps == [1]
-
-
-@responses.activate
-def test_5xx_gives_up_after_max_retries():
-    for _ in range(6):
-        responses.get(ORDERS_URL, status=500, json={"errors": "Internal Server Error"})
-    sleeps = Sleeps()
-    with pytest.raises(ShopifyError) as info:
-        list(client(sleeps).iter_pages(None))
-    assert sleeps == [1, 2, 4, 8, 16]
-    assert len(responses.calls) == 6
-    assert info.value.status == 500
-    assert "HTTP 500" in str(info.value) and "Internal Server Error" in str(info.value)
-    assert "after 5 retries" in str(info.value)
+    with pytest.raises(ConnectorError) as info:
+        list(connector(sleeps).sync(None))
+    assert sleeps == [1.0, 2.0, 4.0, 8.0, 16.0]
+    assert len(responses.calls) == 6                                  # max_retries (5) + 1
+    assert info.value.status == 500 and info.value.retriable is True
+    assert str(info.value) == f"Shopify: GET {ORDERS_URL} failed after 5 retries: HTTP 500: Internal Server Error"
 
 
 @responses.activate
@@ -380,24 +442,41 @@ def test_401_raises_at_once_with_shopifys_message():
     responses.get(ORDERS_URL, status=401, json={
         "errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"})
     sleeps = Sleeps()
-    with pytest.raises(ShopifyError) as info:
-        list(client(sleeps).iter_pages(None))
-    assert info.value.status == 401
-    assert "HTTP 401" in str(info.value)
-    assert "[API] Invalid API key or access token (unrecognized login or wrong password)" in str(info.value)
-    assert "shpat_test_token" not in str(info.value)
+    with pytest.raises(ConnectorError) as info:
+        list(connector(sleeps).sync(None))
+    assert info.value.status == 401 and info.value.retriable is False
+    assert str(info.value) == (f"Shopify: GET {ORDERS_URL} failed: HTTP 401: "
+                               "[API] Invalid API key or access token (unrecognized login or wrong password)")
+    assert len(responses.calls) == 1 and sleeps == []
+
+
+@pytest.mark.parametrize("status, body, message", [
+    (403, {"errors": "[API] This action requires merchant approval for read_orders scope."},
+     "HTTP 403: [API] This action requires merchant approval for read_orders scope."),
+    (404, {"errors": "Not Found"}, "HTTP 404: Not Found"),
+    (422, {"errors": {"updated_at_min": ["is invalid"]}}, "HTTP 422: updated_at_min: is invalid"),
+])
+@responses.activate
+def test_other_fatal_statuses_are_not_retried(status, body, message):
+    responses.get(ORDERS_URL, status=status, json=body)
+    sleeps = Sleeps()
+    with pytest.raises(ConnectorError) as info:
+        connector(sleeps).test_connection()
+    assert str(info.value).endswith(message)
+    assert info.value.status == status and info.value.retriable is False
     assert len(responses.calls) == 1 and sleeps == []
 
 
 @responses.activate
-def test_403_scope_error_dict_form():
-    responses.get(ORDERS_URL, status=403, json={
-        "errors": "[API] This action requires merchant approval for read_orders scope."})
-    with pytest.raises(ShopifyError, match="HTTP 403: .*read_orders scope"):
-        list(client(Sleeps()).iter_pages(None))
-    responses.replace(responses.GET, ORDERS_URL, status=422, json={"errors": {"updated_at_min": ["is invalid"]}})
-    with pytest.raises(ShopifyError, match="HTTP 422: updated_at_min: is invalid"):
-        list(client(Sleeps()).iter_pages(None))
+def test_the_token_never_shows_in_an_error():
+    responses.get(ORDERS_URL, status=403, json={"errors": f"token {TOKEN} lacks read_orders"})
+    with pytest.raises(ConnectorError) as info:
+        connector(Sleeps()).test_connection()
+    assert TOKEN not in str(info.value) and "token [redacted] lacks read_orders" in str(info.value)
+    responses.replace(responses.GET, ORDERS_URL, status=503, body=f"upstream said {TOKEN}")
+    with pytest.raises(ConnectorError) as info:
+        connector(Sleeps()).test_connection()
+    assert TOKEN not in str(info.value) and info.value.retriable is True
 
 
 @responses.activate
@@ -406,7 +485,7 @@ def test_call_limit_header_pauses_before_next_call():
         "Link": next_link("p2"), "X-Shopify-Shop-Api-Call-Limit": "39/40"})
     responses.get(ORDERS_URL, json=page_fixture(2), headers={"X-Shopify-Shop-Api-Call-Limit": "39/40"})
     sleeps = Sleeps()
-    pages = client(sleeps).iter_pages(None)
+    pages = connector(sleeps).sync(None)
     next(pages)
     assert sleeps == []                 # no pause until there is a next call
     next(pages)
@@ -421,12 +500,21 @@ def test_call_limit_below_threshold_does_not_pause():
         "Link": next_link("p2"), "X-Shopify-Shop-Api-Call-Limit": "31/40"})
     responses.get(ORDERS_URL, json=page_fixture(2))
     sleeps = Sleeps()
-    assert len(list(client(sleeps).iter_pages(None))) == 2
+    assert len(list(connector(sleeps).sync(None))) == 2
     assert sleeps == []
 
 
-def test_shop_domain_is_normalised_and_checked():
-    assert ShopifyOrdersClient("https://JSmith.myshopify.com/", "t").orders_url == ORDERS_URL
-    assert ShopifyOrdersClient(SHOP, "t", api_version="2025-01").orders_url.endswith("/admin/api/2025-01/orders.json")
-    with pytest.raises(ValueError):
-        ShopifyOrdersClient("jsmith.myshopify.com/admin", "t")
+@responses.activate
+def test_an_order_without_total_price_stops_the_sync_naming_it():
+    broken = page_fixture(1)
+    del broken["orders"][1]["total_price"]
+    responses.get(ORDERS_URL, json=broken)
+    with pytest.raises(ConnectorError) as info:
+        list(connector(Sleeps()).sync(None))
+    assert str(info.value) == "Shopify: order 5501230002: order 5501230002 has no total_price"
+    assert info.value.retriable is False
+
+
+def test_naive_cursor_is_refused():
+    with pytest.raises(ValueError, match="timezone-aware"):
+        next(connector(Sleeps()).order_pages(datetime(2024, 10, 1)))

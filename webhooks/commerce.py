@@ -11,7 +11,6 @@ from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from connectors.shopify import verify_shopify_hmac
 from connectors.wix import WixError, decode_wix_webhook
 from hub.jobs.receipts import enqueue_receipt
 from hub.models import WebhookReceipt
@@ -20,6 +19,7 @@ from hub.web import db, json_error, settings, webhook_body
 
 from .decoys import decoy_hmac_secret, decoy_public_key_pem
 from .shopify_checks import shopify_body_refusal
+from .signatures import verify_shopify_hmac
 
 bp = Blueprint("commerce_webhooks", __name__, url_prefix="/webhooks")
 

@@ -1,6 +1,7 @@
 """Signature checks shared by the webhooks, all in constant time."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -32,3 +33,21 @@ def check_timestamped_hmac(secret: str, timestamp: str | None, signature: str | 
     expected = "sha256=" + hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode(), signature.strip().lower().encode()):
         raise SignatureError("X-Hub-Signature-256 does not match the body (wrong secret, or the body was changed)")
+
+
+def verify_shopify_hmac(secret: str, raw_body: bytes, header_value: str | None) -> bool:
+    """True when X-Shopify-Hmac-Sha256 is base64(HMAC-SHA256(app secret, raw body)), as Shopify signs
+    webhook deliveries (https://shopify.dev/docs/apps/build/webhooks/subscribe/https).
+
+    Use the body bytes exactly as received (before any JSON parsing). Compared in constant time."""
+    if not header_value or not secret:
+        return False
+    if isinstance(raw_body, str):
+        raw_body = raw_body.encode("utf-8")
+    digest = hmac.new(secret.encode("utf-8"), raw_body, hashlib.sha256).digest()
+    expected = base64.b64encode(digest)
+    try:
+        given = header_value.strip().encode("ascii")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected, given)

@@ -41,7 +41,7 @@ def create():
                            input_format="records", payload=json.dumps([body]).encode(), filename="POST /api/v1/io")
     session.commit()
     # One row: run it now, in this request, so the caller gets the IO or the reasons at once.
-    imp = run_import(session, imp.id, tables=TABLES)
+    imp = run_import(session, imp.id, tables=TABLES, settings=settings())
     # What follows any IO import (the sheet's row shows its new status, io.* events go out) follows this one.
     follow_imports(settings(), [Finished.of(imp)])
     if imp.status != "completed":

@@ -13,8 +13,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from connectors.orders import Order
+
 from ..models import AttributionEvent, IoBooking, MetricsDaily, utcnow
-from .orders import Order
 
 DEFAULT_WINDOW_DAYS = 30
 # Counted as conversions. A currency mismatch converts, but its money is not added to the IO's.

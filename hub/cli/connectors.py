@@ -5,27 +5,24 @@ import json
 
 import click
 
+from connectors.registry import CONNECTORS
+
 from . import main, settings_or_exit, tenant_id_or_exit
 from .secret_input import STDIN, read_secret, refuse_argv_secret
 
 
 @main.command("sync")
-@click.argument("connector", type=click.Choice(["shopify", "buzzsprout", "simplecast", "transistor"]))
+@click.argument("connector", type=click.Choice(list(CONNECTORS)))
 @click.option("--tenant", "tenant_slug", required=True)
-@click.option("--shop", help="Shopify only: the shop's domain, e.g. acme.myshopify.com (remembered after the first sync).")
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), help="Start from this day instead of the cursor.")
-def sync(connector: str, tenant_slug: str, shop: str | None, since) -> None:
+def sync(connector: str, tenant_slug: str, since) -> None:
     """Run a connector's sync now; it resumes from its stored cursor."""
-    from ..jobs.connectors import run_sync
-    from ..jobs.sync import SyncError, sync_shopify
+    from ..jobs.connectors import SyncError, run_sync
 
     settings = settings_or_exit()
     day = since.date() if since else None
     try:
-        if connector == "shopify":
-            result = sync_shopify(settings, tenant_slug, shop, day)
-        else:
-            result = run_sync(settings, tenant_id_or_exit(settings, tenant_slug), connector, day)
+        result = run_sync(settings, tenant_id_or_exit(settings, tenant_slug), connector, day)
     except SyncError as error:
         raise click.ClickException(str(error)) from None
     click.echo(json.dumps(result, indent=2))
@@ -34,11 +31,11 @@ def sync(connector: str, tenant_slug: str, shop: str | None, since) -> None:
 
 @main.group()
 def connector() -> None:
-    """Configure and inspect a tenant's podcast-host connectors (buzzsprout, simplecast, transistor)."""
+    """Configure and inspect a tenant's pull connectors (podcast hosts, Shopify's order backfill)."""
 
 
 @connector.command("add")
-@click.argument("name", type=click.Choice(["buzzsprout", "simplecast", "transistor"]))
+@click.argument("name", type=click.Choice(list(CONNECTORS)))
 @click.option("--tenant", "tenant_slug", required=True)
 @click.option("--set", "pairs", multiple=True, metavar="KEY=VALUE",
               help="A setting, e.g. --set show_id=123. Secret fields take '-' (--set api_key=-) and are read "
@@ -80,7 +77,7 @@ def connector_add(name: str, tenant_slug: str, pairs: tuple[str, ...], interval:
 
 
 @connector.command("test")
-@click.argument("name", type=click.Choice(["buzzsprout", "simplecast", "transistor"]))
+@click.argument("name", type=click.Choice(list(CONNECTORS)))
 @click.option("--tenant", "tenant_slug", required=True)
 def connector_test(name: str, tenant_slug: str) -> None:
     """Call the platform with the stored settings and say whether they work."""

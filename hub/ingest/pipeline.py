@@ -16,6 +16,7 @@ from typing import BinaryIO, Iterator, Mapping
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from ..config import Settings
 from ..events import emit
 from ..models import FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, utcnow
 from . import bounds
@@ -152,7 +153,8 @@ def _apply_batches(session, imp, spec, header, state, header_cells, batches, tra
 
 
 def run_import(session: Session, import_id: str, batch_rows: int = 5000,
-               lease_seconds: int = DEFAULT_LEASE_SECONDS, tables: Mapping[str, TableSpec] = TABLES) -> EtlImport:
+               lease_seconds: int = DEFAULT_LEASE_SECONDS, tables: Mapping[str, TableSpec] = TABLES,
+               settings: Settings | None = None) -> EtlImport:
     """Run (or resume) one import to its end. Commits as it goes; raises only on faults worth a retry.
 
     One run at a time: the run holds a lease on the import, renewed with every batch. A second run
@@ -174,7 +176,7 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000,
         _renew_lease(session, imp, owner, lease_seconds)
 
     try:
-        return _run_held(session, imp, tables, batch_rows, renew)
+        return _run_held(session, imp, tables, settings, batch_rows, renew)
     except LeaseLost:
         raise
     except BaseException:
@@ -186,7 +188,8 @@ def run_import(session: Session, import_id: str, batch_rows: int = 5000,
         raise
 
 
-def _run_held(session: Session, imp: EtlImport, tables: Mapping[str, TableSpec], batch_rows: int, renew) -> EtlImport:
+def _run_held(session: Session, imp: EtlImport, tables: Mapping[str, TableSpec], settings: Settings | None,
+              batch_rows: int, renew) -> EtlImport:
     imp.status, imp.error, imp.updated_at = "running", None, utcnow()
     imp.started_at = imp.started_at or utcnow()
     imp.attempts += 1
@@ -213,7 +216,7 @@ def _run_held(session: Session, imp: EtlImport, tables: Mapping[str, TableSpec],
             log.warning("import %s refused whole: %s", imp.id, error)
             return imp
         imp.unknown_columns = header.unknown or None
-        rules = spec.rules(imp.source)
+        rules = spec.rules(imp.source, settings)
         state = _InputState(spec, rules)
         track = source_spec(imp.source).writes_back
         try:

@@ -15,6 +15,8 @@ from sqlalchemy import Table
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from ..config import Settings
+
 # A pure rule on one parsed row: [(column, why it is refused), ...].
 RowRule = Callable[[dict], list[tuple[str, str]]]
 # Columns the hub itself writes into a sheet; they come back in pushes and are not data.
@@ -55,7 +57,7 @@ class Column:
 class TableRules:
     """A table's behaviour beyond validating and upserting rows, for one run of one import.
 
-    A fresh object is made for every run (`spec.rules(source)`), so what it learns on the way (an IO's
+    A fresh object is made for every run (`spec.rules(source, settings)`), so what it learns on the way (an IO's
     status before the write, why a sheet row kept the hub's value) is its own typed state, for that
     input only. The pipeline calls, per batch and in the batch's transaction:
     `per_input` for each valid row in input order (rules across the input's rows), `check` before the
@@ -66,8 +68,11 @@ class TableRules:
     # False: the table writes its batch itself (`write`), e.g. conversions are attributed, not upserted.
     upserts: ClassVar[bool] = True
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, settings: Settings | None = None):
         self.source = source
+        # The hub's settings where the import runs under them (jobs, syncs, requests), e.g. the
+        # attribution window; None in tests and tools that run the pipeline bare.
+        self.settings = settings
         # Row number -> why a value in it was kept as the hub's, for the row's status in its sheet.
         self.notes: dict[int, str] = {}
 

@@ -5,6 +5,7 @@ says what was expected; the validator adds the row number and the column.
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -238,6 +239,28 @@ def parse_url(raw: object) -> str:
     if parts.scheme not in ("http", "https") or "." not in parts.netloc or " " in candidate:
         raise BadValue(f"expected a URL like https://brand.example/show, found {shown(raw)}")
     return candidate
+
+
+def parse_url_or_path(raw: object) -> str:
+    """A URL, or a bare path as shops record where an order landed (Shopify's `landing_site` is often
+    `/products/mug?ref=podcast`): attribution matches a bare path on the path alone."""
+    text = str(raw).strip()
+    if text.startswith("/") and not text.startswith("//") and " " not in text:
+        return text
+    return parse_url(raw)
+
+
+def parse_json_object(raw: object) -> dict:
+    """A JSON object: as it came in a JSON record, or as text in a cell."""
+    if isinstance(raw, dict):
+        return raw
+    try:
+        value = json.loads(str(raw))
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise BadValue(f"expected a JSON object like {{\"id\": 1}}, found {shown(raw)}")
+    return value
 
 
 def parse_code_list(raw: object) -> list[str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import logging
 from datetime import date, timedelta
+from typing import Callable, Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.base import ConnectorError
+from connectors.base import ConnectorError, Page
 from connectors.registry import get_connector
 
 from ..config import Settings, load_settings
@@ -18,11 +19,10 @@ from ..ingest.intake import create_import
 from ..ingest.pipeline import run_import
 from ..ingest.tables import TABLES
 from ..models import ConnectorState, Tenant, utcnow
-from ..tenants import read_secret, set_secret
+from ..tenants import connector_secret_source, read_secret, set_secret
 from .after_import import Finished, follow_imports
 from .kinds import SYNC
 from .queue import JobSpec, not_retried
-from .sync import SyncError, apply_pages, connector_state
 from .writeback import enqueue_results
 
 log = logging.getLogger(__name__)
@@ -30,8 +30,54 @@ log = logging.getLogger(__name__)
 STALE_RUNNING = timedelta(hours=1)
 
 
+class SyncError(RuntimeError):
+    """A sync that cannot start or stopped; the connector's state keeps the same message. `retriable`:
+    whether the same sync later could succeed (the platform timed out or rate-limited it past its retries)."""
+
+    def __init__(self, message: str, retriable: bool = False):
+        super().__init__(message)
+        self.retriable = retriable
+
+
+def connector_state(session: Session, tenant_id: int, connector: str) -> ConnectorState:
+    state = session.scalar(select(ConnectorState).where(
+        ConnectorState.tenant_id == tenant_id, ConnectorState.connector == connector))
+    if state is None:
+        state = ConnectorState(tenant_id=tenant_id, connector=connector, cursor={})
+        session.add(state)
+        session.flush()
+    return state
+
+
+def apply_pages(session: Session, state: ConnectorState, pages: Iterable[Page],
+                apply_page: Callable[[Page], None]) -> tuple[int, int]:
+    """The bookkeeping of a sync: mark the connector running, apply each page and store the cursor after
+    it (so a sync resumes after its last whole page), and leave it idle, or failed with the platform's
+    message. Returns (pages, rows)."""
+    state.status, state.last_error, state.updated_at = "running", None, utcnow()
+    session.commit()
+    done = items = 0
+    try:
+        for page in pages:
+            apply_page(page)
+            state = session.get(ConnectorState, state.id)
+            state.cursor, state.last_sync_at, state.updated_at = page.cursor, utcnow(), utcnow()
+            session.commit()
+            done, items = done + 1, items + len(page.rows)
+    except ConnectorError as error:
+        session.rollback()
+        state = session.get(ConnectorState, state.id)
+        state.status, state.last_error, state.updated_at = "failed", str(error), utcnow()
+        session.commit()
+        raise SyncError(f"{state.connector} sync stopped after {done} page(s): {error}",
+                        retriable=error.retriable) from None
+    state.status, state.updated_at = "idle", utcnow()
+    session.commit()
+    return done, items
+
+
 def _full_config(session: Session, state: ConnectorState, secret_key: str) -> dict:
-    secrets = read_secret(session, state.tenant_id, state.connector, secret_key)
+    secrets = read_secret(session, state.tenant_id, connector_secret_source(state.connector), secret_key)
     return {**(state.config or {}), **(json.loads(secrets) if secrets else {})}
 
 
@@ -44,7 +90,7 @@ def configure(session: Session, tenant: Tenant, name: str, values: dict, interva
     cls(full)  # raises ConnectorError naming a missing or invalid field
     secret_fields = set(cls.config_schema.get("secret", []))
     state.config = {k: v for k, v in full.items() if k not in secret_fields}
-    set_secret(session, tenant, name, json.dumps({k: v for k, v in full.items() if k in secret_fields}), secret_key)
+    set_secret(session, tenant, connector_secret_source(name), json.dumps({k: v for k, v in full.items() if k in secret_fields}), secret_key)
     state.interval_minutes = interval_minutes
     state.updated_at = utcnow()
     return state
@@ -75,21 +121,20 @@ def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | Non
         connector = connector or build(session, state, settings.secret_key)
         cursor = dict(state.cursor or {})
 
-        def apply_page(page_rows: list) -> None:
-            if not page_rows:
+        def apply_page(page: Page) -> None:
+            if not page.rows:
                 return
-            imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name="metrics_daily",
-                                   input_format="records", payload=json.dumps(page_rows).encode(),
+            imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name=page.table,
+                                   input_format="records", payload=json.dumps(page.rows).encode(),
                                    filename=f"{name} sync")
             session.commit()
             imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows,
-                             lease_seconds=settings.import_lease_seconds, tables=TABLES)
+                             lease_seconds=settings.import_lease_seconds, tables=TABLES, settings=settings)
             finished.append(Finished.of(imp))
             if imp.status == "failed":
                 raise ConnectorError(f"import {imp.id} of a {name} page failed: {imp.error}")
 
-        pages, rows = apply_pages(session, state, ((page.rows, page.cursor) for page in connector.sync(cursor, since)),
-                                  apply_page, (ConnectorError,))
+        pages, rows = apply_pages(session, state, connector.sync(cursor, since), apply_page)
         result = {"connector": name, "pages": pages, "rows": rows, "cursor": session.get(ConnectorState, state.id).cursor}
     log.info("%s sync for tenant %s: %d rows in %d pages", name, tenant_id, rows, pages)
     return result

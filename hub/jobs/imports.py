@@ -41,7 +41,7 @@ def execute_import(settings: Settings, import_id: str, final_attempt: bool = Tru
         reopen_failed(session, import_id)
         try:
             imp = run_import(session, import_id, batch_rows=settings.import_batch_rows,
-                             lease_seconds=settings.import_lease_seconds, tables=TABLES)
+                             lease_seconds=settings.import_lease_seconds, tables=TABLES, settings=settings)
         except LeaseLost as lost:
             log.warning("%s", lost)  # the run that holds it finishes it, and reports it
             return {"import_id": import_id, "status": "handed-over"}

@@ -9,8 +9,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ...attribution.attribute import apply_order
-from ...attribution.orders import Order
+from connectors.orders import Order
+
+from ...attribution.attribute import DEFAULT_WINDOW_DAYS, apply_order
 from ...models import AttributionEvent
 from .. import values as v
 from ..spec import Column, TableRules, TableSpec
@@ -21,6 +22,7 @@ class ConversionRules(TableRules):
 
     def write(self, session: Session, tenant_id: int, import_id: str, records: list[dict]) -> list[str]:
         platform = self.source
+        window = self.settings.conversion_window_days if self.settings else DEFAULT_WINDOW_DAYS
         outcomes = []
         for record in records:
             order = Order(
@@ -30,12 +32,14 @@ class ConversionRules(TableRules):
                 urls=[u for u in (record.get("landing_url"), record.get("referring_url")) if u],
                 cancelled=record.get("status") == "cancelled", kind=record.get("kind") or "order",
                 version_at=record.get("updated_at"),
-                payload={k: str(v) for k, v in record.items() if v is not None},
+                # The order as its platform sent it when the input has it (a shop's backfill), so that a later
+                # event about it (a Shopify refund) can rebuild it; else the row as received.
+                payload=record.get("payload") or {k: str(v) for k, v in record.items() if v is not None},
             )
             existed = session.scalar(select(AttributionEvent.id).where(
                 AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == platform,
                 AttributionEvent.order_id == order.order_id))
-            event = apply_order(session, tenant_id, order, cause=import_id)
+            event = apply_order(session, tenant_id, order, window, cause=import_id)
             outcomes.append("unchanged" if event is None else "updated" if existed else "inserted")
         return outcomes
 
@@ -50,10 +54,11 @@ CONVERSIONS = TableSpec(
         Column("revenue_cents", v.parse_count, alias="revenue", alias_parse=v.parse_money_cents),
         Column("currency", v.parse_currency),
         Column("promo_code", v.parse_code_list),
-        Column("landing_url", v.parse_url),
-        Column("referring_url", v.parse_url),
+        Column("landing_url", v.parse_url_or_path),
+        Column("referring_url", v.parse_url_or_path),
         Column("status", v.parse_choice(("open", "paid", "cancelled"))),
         Column("kind", v.parse_choice(("order", "lead"))),
+        Column("payload", v.parse_json_object),
     ),
     rules=ConversionRules,
     sheet_tab=False,

@@ -36,8 +36,8 @@ def parse_name(raw: object) -> str:
 class DealRules(TableRules):
     upserts = False
 
-    def __init__(self, source: str):
-        super().__init__(source)
+    def __init__(self, source: str, settings=None):
+        super().__init__(source, settings)
         self.sheet = mirror.SheetCells(source, "deals")
 
     def check(self, session: Session, tenant_id: int, numbered: list[tuple[int, dict]]) -> dict[int, RowError]:

@@ -52,8 +52,8 @@ def promo_clashes(session: Session, tenant_id: int, batch: list[tuple[int, dict]
 
 
 class IoBookingRules(TableRules):
-    def __init__(self, source: str):
-        super().__init__(source)
+    def __init__(self, source: str, settings=None):
+        super().__init__(source, settings)
         # Promo code (lower case) -> (io_id, row number) of the input's first active IO holding it.
         self.code_owner: dict[str, tuple[str, int]] = {}
         # Each batch's IOs' statuses before its write, for the events of the moves it makes.

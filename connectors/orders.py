@@ -1,4 +1,7 @@
-"""The one shape every platform's order takes before attribution (Shopify, Wix, Zapier conversions)."""
+"""The one shape every platform's order takes before attribution (Shopify, Wix, Zapier conversions).
+
+It lives below both the connectors (which build it from platform payloads) and the hub (which
+attributes it), so that `connectors/` needs nothing from `hub/`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
