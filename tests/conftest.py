@@ -174,3 +174,46 @@ def client(app):
 @pytest.fixture
 def runner(app):
     return app.test_cli_runner()
+
+
+class BatchFault:
+    """Makes the ingest pipeline's batch write fail, as when the database goes away mid-import.
+
+    It replaces `hub.ingest.pipeline.apply_batch`, the name the pipeline looks up for every batch.
+    `fail()` arms it (optionally only from the Nth batch write on), `calls` counts the batch writes
+    since then, and `heal()` puts the real function back, so a rerun succeeds.
+    """
+
+    def __init__(self, patch: pytest.MonkeyPatch):
+        from hub.ingest import pipeline
+
+        self._patch, self._pipeline = patch, pipeline
+        self.real = pipeline.apply_batch
+        self.calls = 0
+
+    def fail(self, error: BaseException | None = None, *, from_call: int = 1) -> "BatchFault":
+        """Batch writes number `from_call` and later raise `error` (a fresh copy each time); earlier ones are real.
+
+        The default error is the one a lost database connection gives: ConnectionError("database went away").
+        """
+        error = ConnectionError("database went away") if error is None else error
+        self.calls = 0
+
+        def apply_batch(*args, **kwargs):
+            self.calls += 1
+            if self.calls >= from_call:
+                raise type(error)(*error.args)
+            return self.real(*args, **kwargs)
+
+        self._patch.setattr(self._pipeline, "apply_batch", apply_batch)
+        return self
+
+    def heal(self) -> None:
+        self._patch.setattr(self._pipeline, "apply_batch", self.real)
+
+
+@pytest.fixture
+def batch_fault():
+    """A `BatchFault`, unarmed; the real `apply_batch` is back after the test whatever it did."""
+    with pytest.MonkeyPatch.context() as patch:
+        yield BatchFault(patch)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import io
+import time
 
 from redis import Redis
 from rq import Queue, SimpleWorker
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from hub.db import make_session_factory
+from hub.db import get_engine, make_session_factory
 from hub.ingest.intake import create_import
 from hub.ingest.pipeline import run_import
 from hub.ingest.summary import import_summary
@@ -65,3 +66,33 @@ def upload_csv(client, token: str, body: str, table: str = "metrics_daily") -> d
     )
     assert response.status_code == 202, response.get_json()
     return response.get_json()
+
+
+def backend_pid(session) -> int:
+    """The PostgreSQL backend serving `session`'s connection (in its current transaction, if one is open)."""
+    return session.execute(text("SELECT pg_backend_pid()")).scalar_one()
+
+
+def wait_until_blocked_by(url: str, holder_pid: int, timeout: float = 10.0, interval: float = 0.02) -> int:
+    """Wait until another backend of this database waits on a lock held by `holder_pid`; returns its pid.
+
+    Polls pg_locks (ungranted locks) with pg_blocking_pids, each poll in its own transaction, because
+    pg_stat_activity is read once per transaction. Fails the test if nothing blocks within `timeout` seconds.
+    """
+    import pytest
+
+    query = text("""
+        SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE NOT l.granted AND a.datname = current_database() AND :holder = ANY(pg_blocking_pids(l.pid))
+        LIMIT 1""")
+    engine = get_engine(url)
+    deadline = time.monotonic() + timeout
+    while True:
+        with engine.connect() as conn:
+            waiter = conn.execute(query, {"holder": holder_pid}).scalar()
+            conn.rollback()
+        if waiter is not None:
+            return waiter
+        if time.monotonic() > deadline:
+            pytest.fail(f"no backend waited on a lock held by backend {holder_pid} within {timeout:g}s", pytrace=False)
+        time.sleep(interval)

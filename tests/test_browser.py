@@ -20,7 +20,6 @@ from rq.registry import FailedJobRegistry
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.ingest import pipeline
 from hub.jobs.kinds import IMPORT
 from tests.conftest import IN_CI, make_tenant
 from tests.helpers import load_import, work
@@ -87,12 +86,8 @@ def live_hub(postgres_url, redis_url, hub_env):
 
 
 
-def database_gone(*args, **kwargs):
-    raise ConnectionError("database went away")
-
-
 def test_admin_logs_in_sees_the_failed_job_retries_it_and_sees_it_complete(
-        browser, live_hub, postgres_url, redis_url, monkeypatch):
+        browser, live_hub, postgres_url, redis_url, batch_fault):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -107,10 +102,9 @@ def test_admin_logs_in_sees_the_failed_job_retries_it_and_sees_it_complete(
     assert response.status_code == 202, response.text
     import_id = response.json()["import_id"]
     job_id = IMPORT.job_id(import_id)
-    real_apply = pipeline.apply_batch
-    monkeypatch.setattr(pipeline, "apply_batch", database_gone)
+    batch_fault.fail()
     work(redis_url)
-    monkeypatch.setattr(pipeline, "apply_batch", real_apply)
+    batch_fault.heal()
     failed = FailedJobRegistry("hub", connection=Redis.from_url(redis_url))
     assert failed.get_job_ids() == [job_id]
 

@@ -152,12 +152,10 @@ def test_a_due_retry_runs_with_plain_rq_workers_after_a_reconcile(postgres_url, 
     _assert_exact(postgres_url, import_id)
 
 
-def _failed_by_a_fault(postgres_url: str, redis_url: str, monkeypatch) -> str:
+def _failed_by_a_fault(postgres_url: str, redis_url: str, monkeypatch, batch_fault) -> str:
     """An import whose RQ job failed on a fault (the database went away), retries used up."""
     from redis import Redis
     from rq import Queue, SimpleWorker
-
-    from hub.ingest import pipeline
 
     for name, value in _env(postgres_url, redis_url).items():
         monkeypatch.setenv(name, value)
@@ -165,13 +163,10 @@ def _failed_by_a_fault(postgres_url: str, redis_url: str, monkeypatch) -> str:
     import_id = _accepted_import(postgres_url)
     assert enqueue_import(load_settings(), import_id) == "queued"
 
-    def database_gone(*args, **kwargs):
-        raise ConnectionError("database went away")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(pipeline, "apply_batch", database_gone)
-        connection = Redis.from_url(redis_url)
-        SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True)
+    batch_fault.fail()
+    connection = Redis.from_url(redis_url)
+    SimpleWorker([Queue("hub", connection=connection)], connection=connection).work(burst=True)
+    batch_fault.heal()
     assert _import(postgres_url, import_id).status == "failed"
     return import_id
 
@@ -183,10 +178,10 @@ def _failed_registry(redis_url: str) -> list[str]:
     return FailedJobRegistry("hub", connection=Redis.from_url(redis_url)).get_job_ids()
 
 
-def test_rq_requeue_of_a_failed_import_runs_and_completes_it(postgres_url, redis_url, monkeypatch):
+def test_rq_requeue_of_a_failed_import_runs_and_completes_it(postgres_url, redis_url, monkeypatch, batch_fault):
     from hub.jobs.kinds import IMPORT
 
-    import_id = _failed_by_a_fault(postgres_url, redis_url, monkeypatch)
+    import_id = _failed_by_a_fault(postgres_url, redis_url, monkeypatch, batch_fault)
     assert _failed_registry(redis_url) == [IMPORT.job_id(import_id)]
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     rq = os.path.join(os.path.dirname(sys.executable), "rq")
@@ -199,8 +194,8 @@ def test_rq_requeue_of_a_failed_import_runs_and_completes_it(postgres_url, redis
     assert _failed_registry(redis_url) == []
 
 
-def test_hub_retry_clears_rqs_failed_registry_and_completes_the_import(postgres_url, redis_url, monkeypatch):
-    import_id = _failed_by_a_fault(postgres_url, redis_url, monkeypatch)
+def test_hub_retry_clears_rqs_failed_registry_and_completes_the_import(postgres_url, redis_url, monkeypatch, batch_fault):
+    import_id = _failed_by_a_fault(postgres_url, redis_url, monkeypatch, batch_fault)
     env = _env(postgres_url, redis_url)
     done = subprocess.run([sys.executable, "-m", "hub", "retry", import_id], env=env, capture_output=True, text=True,
                           timeout=60)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import threading
-import time
 from dataclasses import replace
 
 import pytest
@@ -16,7 +15,7 @@ from hub.db import make_session_factory
 from hub.models import Campaign, Event
 from hub.workflows.deals import StageRefused, move_stage
 from tests.conftest import make_tenant
-from tests.helpers import import_text, messages, rows
+from tests.helpers import backend_pid, import_text, messages, rows, wait_until_blocked_by
 
 HEADER = "campaign_id,sponsor_id,name,budget,stage\n"
 
@@ -187,8 +186,9 @@ def test_concurrent_moves_of_one_deal_are_serialised(postgres_url):
         second.rollback()
 
     thread = threading.Thread(target=racing)
+    holder = backend_pid(first)
     thread.start()
-    time.sleep(0.5)
+    wait_until_blocked_by(postgres_url, holder)  # the second waits on the row lock the first holds
     first.commit()
     thread.join(timeout=30)
     first.close(), second.close()

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import io
 import threading
-import time
 from dataclasses import replace
 from datetime import date
 
@@ -15,7 +14,7 @@ from hub.db import make_session_factory
 from hub.models import Event, IoBooking
 from hub.workflows.io_lifecycle import refresh_delivery
 from tests.conftest import make_tenant
-from tests.helpers import import_text, messages, rows
+from tests.helpers import backend_pid, import_text, messages, rows, wait_until_blocked_by
 
 HEADER = "io_id,flight_start,flight_end,episode_id,booked_impressions,booked_cpm_cents,promo_code,status\n"
 
@@ -92,8 +91,9 @@ def test_two_concurrent_refreshes_emit_io_delivered_once(postgres_url):
         second.commit()
 
     thread = threading.Thread(target=racing)
+    holder = backend_pid(first)
     thread.start()
-    time.sleep(0.5)
+    wait_until_blocked_by(postgres_url, holder)  # the second waits on the row lock the first holds
     first.commit()
     thread.join(timeout=30)
     first.close(), second.close()

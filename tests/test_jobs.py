@@ -43,16 +43,12 @@ def test_upload_is_queued_then_a_worker_imports_it(database_url, redis_url, tena
     assert [r.downloads for r in rows(database_url, MetricsDaily, MetricsDaily.day)] == [10, 20]
 
 
-def test_failing_job_is_retried_then_marked_failed_and_can_be_retried(database_url, redis_url, tenant, hub_env, monkeypatch):
+def test_failing_job_is_retried_then_marked_failed_and_can_be_retried(database_url, redis_url, tenant, hub_env, monkeypatch, batch_fault):
     hub_env(database_url, redis_url, HUB_JOB_RETRIES="2")
     client = create_app({"database_url": database_url, "redis_url": redis_url, "job_retries": 2,
                          "job_retry_intervals": (0,)}).test_client()
     accepted = upload(client, tenant["secrets"]["api"])
-
-    def database_gone(*args, **kwargs):
-        raise ConnectionError("database went away")
-
-    monkeypatch.setattr(pipeline, "apply_batch", database_gone)
+    batch_fault.fail()
     work(redis_url)
     imp = load_import(database_url, accepted["import_id"])
     assert imp.status == "failed"
@@ -61,6 +57,7 @@ def test_failing_job_is_retried_then_marked_failed_and_can_be_retried(database_u
     failed = FailedJobRegistry("hub", connection=Redis.from_url(redis_url))
     assert failed.get_job_ids() == [IMPORT.job_id(accepted["import_id"])]
 
+    batch_fault.heal()
     monkeypatch.undo()
     hub_env(database_url, redis_url)
     token = tenant["secrets"]["api"]
@@ -86,7 +83,7 @@ def test_redis_down_at_upload_then_reconciler_enqueues(database_url, redis_url, 
     assert load_import(database_url, accepted["import_id"]).status == "completed"
 
 
-def test_import_left_running_by_a_dead_worker_is_resumed(database_url, redis_url, tenant, hub_env, monkeypatch):
+def test_import_left_running_by_a_dead_worker_is_resumed(database_url, redis_url, tenant, hub_env, batch_fault):
     hub_env(database_url, redis_url)
     body = "day,episode_id,source,downloads\n" + "".join(f"2025-01-{d:02d},ep,src,{d}\n" for d in range(1, 10))
     session = make_session_factory(database_url)()
@@ -94,19 +91,11 @@ def test_import_left_running_by_a_dead_worker_is_resumed(database_url, redis_url
                            input_format="csv", payload=body.encode())
     session.commit()
     import_id = imp.id
-    real_apply, calls = pipeline.apply_batch, {"n": 0}
-
-    def dies_on_second_batch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise SystemExit("killed")  # what a worker's death looks like from inside
-        return real_apply(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "apply_batch", dies_on_second_batch)
+    batch_fault.fail(SystemExit("killed"), from_call=2)  # what a worker's death looks like from inside
     with pytest.raises(SystemExit):
         pipeline.run_import(session, import_id, batch_rows=4)
     session.close()
-    monkeypatch.setattr(pipeline, "apply_batch", real_apply)
+    batch_fault.heal()
     assert load_import(database_url, import_id).status == "running"
 
     assert reconcile_imports(load_settings(), grace_seconds=0) == [import_id]

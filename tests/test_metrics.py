@@ -13,11 +13,10 @@ from sqlalchemy import func, select
 
 from hub import create_app
 from hub.db import make_session_factory
-from hub.ingest import pipeline
 from hub.logging_setup import REDACTED, configure_logging, redact
 from hub.models import EtlImport
 from tests.helpers import import_text
-from tests.test_status_page import CSV, CSV_WITH_A_BAD_ROW, database_gone, upload, work
+from tests.test_status_page import CSV, CSV_WITH_A_BAD_ROW, upload, work
 
 EXPECTED_FAMILIES = {
     "hub_database_up", "hub_imports", "hub_import_rows", "hub_import_duration_seconds", "hub_events",
@@ -108,7 +107,7 @@ def test_import_durations_only_cover_the_last_24_hours(database_url, tenant):
     assert counts == {"hub_import_duration_seconds_count": 1}, "the import of two days ago is out of the window"
 
 
-def test_queue_depths_and_workers_come_from_redis(database_url, redis_url, tenant, hub_env, monkeypatch):
+def test_queue_depths_and_workers_come_from_redis(database_url, redis_url, tenant, hub_env, batch_fault):
     hub_env(database_url, redis_url, HUB_JOB_RETRIES="0")
     client = create_app({"database_url": database_url, "redis_url": redis_url, "job_retries": 0}).test_client()
     upload(client, tenant["secrets"]["api"])
@@ -127,10 +126,9 @@ def test_queue_depths_and_workers_come_from_redis(database_url, redis_url, tenan
     assert value(families, "hub_workers", queue="hub", state="idle") == 1
     assert value(families, "hub_imports", status="queued", source="upload") == 2
 
-    real_apply = pipeline.apply_batch
-    monkeypatch.setattr(pipeline, "apply_batch", database_gone)
+    batch_fault.fail()
     work(redis_url)
-    monkeypatch.setattr(pipeline, "apply_batch", real_apply)
+    batch_fault.heal()
     families = scrape(client)
     assert value(families, "hub_queue_jobs", queue="hub", registry="queued") == 0
     assert value(families, "hub_queue_jobs", queue="hub", registry="failed") == 2

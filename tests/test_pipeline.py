@@ -176,29 +176,20 @@ def test_workbook_samples_import_with_serial_dates_and_text_ids(database_url, te
     assert csv_replay["counts"]["unchanged"] == 439, "the CSV and the workbook hold the same values"
 
 
-def test_crash_midway_leaves_whole_batches_and_rerun_resumes(database_url, tenant, monkeypatch):
+def test_crash_midway_leaves_whole_batches_and_rerun_resumes(database_url, tenant, batch_fault):
     body = metrics(*(f"2025-01-{d:02d},pod-1,ep-1,buzzsprout,{d * 10},1,0.5,0.01,0,0" for d in range(1, 11)))
     session = make_session_factory(database_url)()
     imp, _ = create_import(session, tenant_id=tenant["id"], source="test", table_name="metrics_daily",
                            input_format="csv", payload=body.encode())
     session.commit()
 
-    real_apply = pipeline.apply_batch
-    calls = {"n": 0}
-
-    def crash_on_third_batch(*args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 3:
-            raise ConnectionError("worker lost its database mid-import")
-        return real_apply(*args, **kwargs)
-
-    monkeypatch.setattr(pipeline, "apply_batch", crash_on_third_batch)
+    batch_fault.fail(ConnectionError("worker lost its database mid-import"), from_call=3)
     with pytest.raises(ConnectionError):
         pipeline.run_import(session, imp.id, batch_rows=3)
     session.rollback()
     assert len(rows(database_url, MetricsDaily)) == 6, "two whole batches, nothing of the third"
 
-    monkeypatch.setattr(pipeline, "apply_batch", real_apply)
+    batch_fault.heal()
     pipeline.run_import(session, imp.id, batch_rows=3)
     summary = import_summary(session, session.get(EtlImport, imp.id))
     session.close()

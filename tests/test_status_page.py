@@ -13,7 +13,6 @@ from rq.registry import FailedJobRegistry
 from hub import create_app
 from hub.config import load_settings
 from hub.db import make_session_factory
-from hub.ingest import pipeline
 from hub.ingest.intake import create_import
 from hub.jobs.imports import execute_import
 from hub.jobs.kinds import IMPORT
@@ -70,10 +69,6 @@ def upload(client, token, body=CSV):
 
 def explode():
     raise RuntimeError("kaboom: not an import")
-
-
-def database_gone(*args, **kwargs):
-    raise ConnectionError("database went away")
 
 
 # --- probes ---------------------------------------------------------------------------------
@@ -268,19 +263,18 @@ def test_database_url_is_shown_without_its_password(client, database_url):
     assert hide_password("redis://:pw@redis.internal:6379/0") == "redis://:***@redis.internal:6379/0"
 
 
-def test_inline_retry_runs_a_failed_import_again(client, database_url, tenant, monkeypatch):
+def test_inline_retry_runs_a_failed_import_again(client, database_url, tenant, batch_fault):
     session = make_session_factory(database_url)()
     imp, _ = create_import(session, tenant_id=tenant["id"], source="test", table_name="metrics_daily",
                            input_format="csv", payload=CSV.encode())
     session.commit()
     session.close()
-    real_apply = pipeline.apply_batch
-    monkeypatch.setattr(pipeline, "apply_batch", database_gone)
+    batch_fault.fail()
     settings = load_settings().with_overrides({"database_url": database_url, "redis_url": None})
     with pytest.raises(ConnectionError):
         execute_import(settings, imp.id)
     assert load_import(database_url, imp.id).status == "failed"
-    monkeypatch.setattr(pipeline, "apply_batch", real_apply)
+    batch_fault.heal()
 
     csrf = login(client)
     page = client.get("/admin")
@@ -297,17 +291,16 @@ def test_inline_retry_runs_a_failed_import_again(client, database_url, tenant, m
 
 # --- with Redis and a real worker -----------------------------------------------------------
 
-def test_retry_button_reenqueues_a_failed_import_job(database_url, redis_url, tenant, hub_env, monkeypatch):
+def test_retry_button_reenqueues_a_failed_import_job(database_url, redis_url, tenant, hub_env, batch_fault):
     hub_env(database_url, redis_url, HUB_JOB_RETRIES="0")
     client = create_app({"database_url": database_url, "redis_url": redis_url, "job_retries": 0}).test_client()
     accepted = upload(client, tenant["secrets"]["api"])
     import_id, job_id = accepted["import_id"], IMPORT.job_id(accepted["import_id"])
     connection = Redis.from_url(redis_url)
 
-    real_apply = pipeline.apply_batch
-    monkeypatch.setattr(pipeline, "apply_batch", database_gone)
+    batch_fault.fail()
     work(redis_url)
-    monkeypatch.setattr(pipeline, "apply_batch", real_apply)
+    batch_fault.heal()
     failed = FailedJobRegistry("hub", connection=connection)
     assert failed.get_job_ids() == [job_id]
     assert load_import(database_url, import_id).status == "failed"
