@@ -44,12 +44,12 @@ def test_connector_add_refuses_a_secret_field_in_argv(tmp_path):
     refused = hub(url, "connector", "add", "transistor", "--tenant", "acme", "--set", "show_id=54321",
                   "--set", "api_key=tr_secret_in_argv")
     assert refused.returncode == 2 and "--set api_key=-" in refused.stderr
-    assert "tr_secret_in_argv" not in refused.stderr and "transistor" not in stored_sources(url)
+    assert "tr_secret_in_argv" not in refused.stderr and "connector:transistor" not in stored_sources(url)
 
     added = hub(url, "connector", "add", "transistor", "--tenant", "acme", "--set", "show_id=54321",
                 "--set", "api_key=-", stdin="tr_secret_from_stdin\n")
     assert added.returncode == 0, added.stderr
     shown = json.loads(added.stdout)
     assert shown["config"] == {"show_id": "54321"}  # the key is kept apart, encrypted
-    encrypted = stored_sources(url)["transistor"]
+    encrypted = stored_sources(url)["connector:transistor"]
     assert encrypted and "tr_secret_from_stdin" not in encrypted
