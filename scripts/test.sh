@@ -22,7 +22,7 @@ if [ "$(id -u)" = "0" ] || [ "${CI:-}" = "true" ]; then
 fi
 
 echo "== Layers and import cycles (lint-imports, contracts in .importlinter)"
-.venv/bin/lint-imports
+.venv/bin/lint-imports --no-cache
 
 echo "== Python tests (pytest)"
 exec .venv/bin/python -m pytest "$@"

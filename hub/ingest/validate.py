@@ -4,14 +4,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..headers import normalize_header
 from . import bounds
 from .spec import HUB_COLUMNS, RowError, TableSpec, UnusableInput
 from .values import DEFAULT_LOCALE, TYPED_PARSERS, BadValue, Cents, is_blank, locale_parsers
-
-
-def normalize_header(cell: object) -> str:
-    """`Flight Start`, ` flight-start ` and `FLIGHT_START` are the same column."""
-    return re.sub(r"[\s\-]+", "_", str(cell if cell is not None else "").strip().lower())
 
 
 @dataclass

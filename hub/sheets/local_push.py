@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from openpyxl import load_workbook
 
-from ..ingest.validate import normalize_header
+from ..headers import normalize_header
 from .targets import display_text
 from .writeback import STATUS_COLUMN, SYNCED_COLUMN
 

@@ -157,7 +157,7 @@ def mirror_cells(session: Session, tenant_id: int, table: str,
                  sheet: list[list[str]]) -> tuple[list[tuple[int, int, str]], dict[str, str]]:
     """The cells of a tab (as read, header first) that still hold the remembered value where the hub holds
     another: ([(row, column, hub value)], {key: hub value written})."""
-    from ..ingest.validate import normalize_header  # validate imports tables, which imports the models
+    from ..headers import normalize_header
 
     owned = OWNED.get(table)
     if owned is None or not sheet:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..ingest.validate import normalize_header
+from ..headers import normalize_header
 from ..models import EtlImport, EtlImportChunk
 from . import mirror
 from .targets import SheetTarget
