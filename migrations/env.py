@@ -2,7 +2,7 @@
 from alembic import context
 
 from hub.config import load_settings
-from hub.db import get_engine
+from hub.db import owner_engine
 from hub.models import Base
 
 config = context.config
@@ -11,7 +11,7 @@ target_metadata = Base.metadata
 
 def run_migrations() -> None:
     url = config.attributes.get("database_url") or load_settings().database_url
-    engine = get_engine(url)
+    engine = owner_engine(url)
     with engine.connect() as connection:
         context.configure(
             connection=connection,

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hub import create_app
-from hub.db import get_engine, make_session_factory
+from hub.db import get_engine, make_session_factory, owner_engine
 from hub.migrate import upgrade
 from hub.models import Base
 from hub.tenants import create_tenant
@@ -71,6 +71,7 @@ def postgres_database_factory(postgres_server):
     for name in created:
         url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
         get_engine(url).dispose()
+        owner_engine(url).dispose()
         with postgres_server.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -83,7 +84,7 @@ def migrated_postgres(postgres_database_factory):
 
 
 def _empty_tables(url: str) -> None:
-    engine = get_engine(url)
+    engine = owner_engine(url)  # TRUNCATE is the owner's, not the application role's
     names = [t.name for t in reversed(Base.metadata.sorted_tables)]
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
