@@ -130,6 +130,19 @@ def unscoped(session: Session) -> Session:
     return session
 
 
+def for_owner_of(session: Session, model, key):
+    """The row of `model` with primary key `key`, and the session working for the tenant it belongs to
+    from here on: how a job handed only an id (an import, a receipt, a delivery) learns its tenant.
+    None (and a session that works for no tenant) when there is no such row."""
+    across_tenants(session)
+    row = session.get(model, key)
+    if row is None:
+        unscoped(session)
+        return None
+    for_tenant(session, row.tenant_id)
+    return row
+
+
 def scoped_tenant(session: Session) -> int | None:
     scope = session.info.get(_SCOPE)
     return scope[1] if scope and scope[0] == "tenant" else None

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.engine import Connection, Engine
 
+from . import row_security
 from .models import Base
 
 
@@ -70,4 +71,11 @@ def check_schema(engine: Engine, head: str | None) -> SchemaReport:
                     report.missing.append(f"{kind} {index.name} on {table.name}")
             with engine.connect() as conn:
                 report.row_counts[table.name] = conn.execute(select(func.count()).select_from(table)).scalar_one()
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            for table in row_security.tables_without_policy(conn, row_security.tenant_tables(Base.metadata)):
+                report.missing.append(f"row-level security policy {row_security.POLICY} on {table} "
+                                      "(ENABLE and FORCE ROW LEVEL SECURITY)")
+            if problem := row_security.app_role_problem(conn):
+                report.missing.append(problem)
     return report

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import CONNECTORS
 
+from .db import across_tenants, for_tenant, unscoped
 from .models import Tenant, TenantSecret
 
 
@@ -61,6 +62,7 @@ def create_tenant(session: Session, slug: str, name: str | None, secret_key: str
     tenant = Tenant(slug=slug, name=name or slug)
     session.add(tenant)
     session.flush()
+    for_tenant(session, tenant.id)
     issued = {source: random_secrets.token_urlsafe(32) for source in GENERATED_SOURCES}
     for source, value in issued.items():
         set_secret(session, tenant, source, value, secret_key)
@@ -101,14 +103,19 @@ def read_secret(session: Session, tenant_id: int, source: str, secret_key: str) 
 
 
 def tenant_for_token(session: Session, source: str, token: str) -> Tenant | None:
-    """The tenant whose `source` secret is this bearer token, or None."""
+    """The tenant whose `source` secret is this bearer token, or None. On a match the session works for
+    that tenant from here on; without one it works for none."""
     digest = token_hash(token)
+    # Which tenant holds this token is the one question asked of every tenant's secrets.
+    across_tenants(session)
     row = session.scalar(
         select(TenantSecret).where(TenantSecret.source == source, TenantSecret.secret_hash == digest)
     )
     # The lookup is by hash; compare again in constant time so no timing difference leaks.
     if row is None or not hmac.compare_digest(row.secret_hash or "", digest):
+        unscoped(session)
         return None
+    for_tenant(session, row.tenant_id)
     return session.get(Tenant, row.tenant_id)
 
 
@@ -120,7 +127,11 @@ def token_matches(session: Session, tenant_id: int, source: str, token: str) -> 
 
 
 def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
-    return session.scalar(select(Tenant).where(Tenant.slug == slug))
+    """The tenant named by `slug`; the session works for it from here on (for no tenant when there is none)."""
+    tenant = session.scalar(select(Tenant).where(Tenant.slug == slug))
+    if tenant is not None:
+        for_tenant(session, tenant.id)
+    return tenant
 
 
 def tenant_with_secret(session: Session, slug: str, source: str, secret_key: str) -> tuple[Tenant | None, str | None]:

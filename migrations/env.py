@@ -13,6 +13,10 @@ def run_migrations() -> None:
     url = config.attributes.get("database_url") or load_settings().database_url
     engine = owner_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "postgresql":
+            # Migrations work across tenants: a data migration run by a non-superuser owner is subject
+            # to the FORCEd row-level security policies (hub/row_security.py) like anyone else.
+            connection.exec_driver_sql("SELECT set_config('hub.all_tenants', 'on', false)")
         context.configure(
             connection=connection,
             target_metadata=target_metadata,

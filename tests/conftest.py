@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from hub import create_app
-from hub.db import get_engine, make_session_factory, owner_engine
+from hub.db import across_tenants, get_engine, make_session_factory, owner_engine
 from hub.migrate import upgrade
 from hub.models import Base
 from hub.tenants import create_tenant
@@ -129,7 +129,9 @@ def redis_url():
 
 @pytest.fixture
 def session_factory(database_url):
-    return make_session_factory(database_url)
+    """Sessions that look across tenants, as a test checking what landed where does."""
+    factory = make_session_factory(database_url)
+    return lambda: across_tenants(factory())
 
 
 @pytest.fixture

@@ -7,18 +7,25 @@ import time
 from redis import Redis
 from rq import Queue, SimpleWorker
 from sqlalchemy import select, text
+from sqlalchemy.orm import Session
 
-from hub.db import get_engine, make_session_factory
+from hub.db import across_tenants, for_tenant, make_session_factory, owner_engine
 from hub.ingest.intake import create_import
 from hub.ingest.pipeline import run_import
 from hub.ingest.summary import import_summary
 from hub.models import EtlImport
 
 
+def observer(url: str) -> Session:
+    """A session that looks across tenants, as the tests do when they check what landed where; the
+    application's own sessions work for one tenant (hub/db.py)."""
+    return across_tenants(make_session_factory(url)())
+
+
 def import_text(url: str, tenant_id: int, table: str, body: str | bytes, input_format: str = "csv",
                 batch_rows: int = 5000, source: str = "test", context: dict | None = None) -> dict:
     """Persist `body` as an import and run the pipeline on it, as a job would; returns the summary."""
-    session = make_session_factory(url)()
+    session = for_tenant(make_session_factory(url)(), tenant_id)
     try:
         imp, _ = create_import(session, tenant_id=tenant_id, source=source, table_name=table,
                                input_format=input_format, payload=body.encode() if isinstance(body, str) else body,
@@ -31,7 +38,7 @@ def import_text(url: str, tenant_id: int, table: str, body: str | bytes, input_f
 
 
 def rows(url: str, model, *order_by) -> list:
-    session = make_session_factory(url)()
+    session = observer(url)
     try:
         return session.scalars(select(model).order_by(*order_by)).all()
     finally:
@@ -43,7 +50,7 @@ def messages(summary: dict) -> list[str]:
 
 
 def load_import(url: str, import_id: str) -> EtlImport:
-    session = make_session_factory(url)()
+    session = observer(url)
     try:
         return session.get(EtlImport, import_id)
     finally:
@@ -85,7 +92,7 @@ def wait_until_blocked_by(url: str, holder_pid: int, timeout: float = 10.0, inte
         SELECT l.pid FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
         WHERE NOT l.granted AND a.datname = current_database() AND :holder = ANY(pg_blocking_pids(l.pid))
         LIMIT 1""")
-    engine = get_engine(url)
+    engine = owner_engine(url)  # the observer sees every backend's locks
     deadline = time.monotonic() + timeout
     while True:
         with engine.connect() as conn:

@@ -7,9 +7,9 @@ import pytest
 
 from hub.attribution.attribute import apply_order, url_key
 from connectors.orders import Order
-from hub.db import make_session_factory
+
 from hub.models import AttributionEvent, MetricsDaily
-from tests.helpers import import_text, rows
+from tests.helpers import import_text, observer, rows
 
 IOS = (
     "io_id,flight_start,flight_end,episode_id,promo_code,vanity_url,status,currency\n"
@@ -35,7 +35,7 @@ def order(order_id="1001", day="2025-01-15", total=4999, codes=(), urls=(), vers
 
 
 def apply(url, tenant, *orders):
-    session = make_session_factory(url)()
+    session = observer(url)
     try:
         results = [apply_order(session, tenant["id"], o) for o in orders]
         session.commit()

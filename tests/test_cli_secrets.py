@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import text
 
-from hub.db import get_engine
+from hub.db import owner_engine as get_engine  # the operator inspects the tables, as the owner
 from tests.test_migrations import hub
 
 

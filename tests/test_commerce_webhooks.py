@@ -19,12 +19,12 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from hub import create_app
 from hub.cli import main as cli_main
-from hub.db import make_session_factory
+
 from hub.jobs.reconcile import reconcile_job
 from hub.models import AttributionEvent, MetricsDaily, WebhookReceipt, utcnow
 from hub.tenants import set_secret, tenant_by_slug
 from tests.conftest import SECRET_KEY, make_tenant
-from tests.helpers import import_text, rows, work
+from tests.helpers import import_text, observer, rows, work
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHOPIFY_SECRET = "shpss_test_secret_1234"
@@ -36,7 +36,7 @@ IOS = ("io_id,flight_start,flight_end,episode_id,promo_code,status,currency\n"
 
 
 def store_secret(url, slug, source, value):
-    session = make_session_factory(url)()
+    session = observer(url)
     set_secret(session, tenant_by_slug(session, slug), source, value, SECRET_KEY)
     session.commit()
     session.close()
@@ -192,7 +192,7 @@ REDIS_DOWN = "redis://127.0.0.1:1/0"  # nothing listens on port 1
 
 def age_receipts(url: str, seconds: int) -> None:
     """As if the receipts had arrived `seconds` ago: the reconciler leaves fresh ones to their own job."""
-    session = make_session_factory(url)()
+    session = observer(url)
     for receipt in session.scalars(select(WebhookReceipt)).all():
         receipt.created_at = utcnow() - timedelta(seconds=seconds)
     session.commit()

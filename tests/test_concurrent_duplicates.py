@@ -17,11 +17,11 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.db import make_session_factory
+
 from hub.models import EtlImport, MetricsDaily, WebhookReceipt
 from hub.tenants import set_secret, tenant_by_slug
 from tests.conftest import SECRET_KEY, make_tenant
-from tests.helpers import work
+from tests.helpers import observer, work
 
 COPIES = 50
 ROW = {"day": "2025-03-01", "episode_id": "ep-1", "source": "dup", "downloads": "7"}
@@ -53,7 +53,7 @@ def at_once(send) -> list[requests.Response]:
 
 
 def count(url: str, model, *where) -> int:
-    session = make_session_factory(url)()
+    session = observer(url)
     try:
         return session.scalar(select(func.count()).select_from(model).where(*where))
     finally:
@@ -72,7 +72,7 @@ def assert_one_answer(responses, key: str, expected_codes=(202,)) -> str:
 def assert_one_effect(url: str, redis_url: str, import_id: str) -> None:
     assert count(url, EtlImport) == 1
     work(redis_url)
-    session = make_session_factory(url)()
+    session = observer(url)
     try:
         imp = session.get(EtlImport, import_id)
         assert (imp.status, imp.rows_inserted, imp.rows_total) == ("completed", 1, 1)
@@ -115,7 +115,7 @@ def test_fifty_copies_of_one_upload(server, postgres_url, redis_url):
 
 def test_fifty_copies_of_one_shopify_webhook(server, postgres_url, redis_url):
     tenant = make_tenant(postgres_url)
-    session = make_session_factory(postgres_url)()
+    session = observer(postgres_url)
     set_secret(session, tenant_by_slug(session, tenant["slug"]), "shopify", "shpss_dup", SECRET_KEY)
     session.commit()
     session.close()
@@ -130,7 +130,7 @@ def test_fifty_copies_of_one_shopify_webhook(server, postgres_url, redis_url):
     assert sum(1 for r in responses if r.json()["replayed"] is False) == 1
     assert count(postgres_url, WebhookReceipt) == 1
     work(redis_url)
-    session = make_session_factory(postgres_url)()
+    session = observer(postgres_url)
     try:
         assert session.get(WebhookReceipt, receipt_id).status == "processed"
     finally:

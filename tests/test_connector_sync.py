@@ -17,7 +17,7 @@ from sqlalchemy import text
 from connectors.base import ConnectorError
 from connectors.transistor import TransistorConnector
 from hub.config import load_settings
-from hub.db import get_engine, make_session_factory
+from hub.db import owner_engine
 from connectors.registry import get_connector
 from hub.jobs import connectors as connector_jobs
 from hub.jobs.connectors import configure, due_connectors, run_sync
@@ -25,7 +25,7 @@ from hub.jobs.connectors import SyncError
 from hub.models import ConnectorState, EtlImport, MetricsDaily
 from hub.tenants import tenant_by_slug
 from tests.conftest import SECRET_KEY
-from tests.helpers import rows
+from tests.helpers import observer, rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "hosts"
 # Transistor's episodes analytics (developers.transistor.fm, see tests/test_connector_transistor.py).
@@ -34,7 +34,7 @@ ANALYTICS_URL = re.compile(r"https://api\.transistor\.fm/v1/analytics/54321/epis
 
 
 def add_transistor(url, slug, every=None):
-    session = make_session_factory(url)()
+    session = observer(url)
     configure(session, tenant_by_slug(session, slug), "transistor", {"show_id": "54321", "api_key": "tr-secret-key"},
               every, SECRET_KEY)
     session.commit()
@@ -42,7 +42,7 @@ def add_transistor(url, slug, every=None):
 
 
 def test_settings_are_checked_and_the_secret_is_not_stored_in_plain(database_url, tenant):
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     with pytest.raises(ConnectorError, match="show_id"):
         configure(session, tenant_by_slug(session, "acme"), "transistor", {"api_key": "k"}, None, SECRET_KEY)
     session.rollback()
@@ -50,7 +50,7 @@ def test_settings_are_checked_and_the_secret_is_not_stored_in_plain(database_url
     add_transistor(database_url, "acme", every=60)
     (state,) = rows(database_url, ConnectorState)
     assert state.config == {"show_id": "54321"} and state.interval_minutes == 60
-    with get_engine(database_url).connect() as conn:
+    with owner_engine(database_url).connect() as conn:
         stored = conn.execute(text("SELECT secret_encrypted FROM tenant_secrets WHERE source = 'connector:transistor'")).scalar()
     assert stored and "tr-secret-key" not in stored
 
@@ -78,7 +78,7 @@ def test_the_schedule_runs_a_sync_through_the_pipeline(database_url, redis_url, 
     assert state.status == "idle" and state.last_sync_at is not None and state.cursor.get("last_day")
     assert {i.source for i in rows(database_url, EtlImport)} == {"transistor"}
     # Just synced: not due again until its interval has passed.
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     assert due_connectors(session) == []
     session.close()
 

@@ -12,7 +12,7 @@ import time
 from sqlalchemy import select
 
 from hub.config import load_settings
-from hub.db import make_session_factory
+from tests.helpers import observer
 from hub.ingest.intake import create_import
 from hub.jobs.imports import enqueue_import, execute_import
 from hub.models import EtlImport, Event, MetricsDaily
@@ -31,7 +31,7 @@ def _accepted_import(postgres_url: str) -> str:
     tenant = make_tenant(postgres_url, "acme")
     body = "day,episode_id,source,downloads\n" + "".join(
         f"2025-01-{n % 28 + 1:02d},ep-{n // 28},host,{n}\n" for n in range(ROWS))
-    session = make_session_factory(postgres_url)()
+    session = observer(postgres_url)
     try:
         imp, _ = create_import(session, tenant_id=tenant["id"], source="upload", table_name="metrics_daily",
                                input_format="csv", payload=body.encode())
@@ -42,7 +42,7 @@ def _accepted_import(postgres_url: str) -> str:
 
 
 def _import(postgres_url: str, import_id: str) -> EtlImport:
-    session = make_session_factory(postgres_url)()
+    session = observer(postgres_url)
     try:
         return session.get(EtlImport, import_id)
     finally:
@@ -61,7 +61,7 @@ def _wait_until_midway(postgres_url: str, import_id: str, timeout: float = 60) -
 
 
 def _completion_events(postgres_url: str, import_id: str) -> list[str]:
-    session = make_session_factory(postgres_url)()
+    session = observer(postgres_url)
     try:
         return session.scalars(select(Event.name).where(Event.subject == import_id)).all()
     finally:
@@ -72,7 +72,7 @@ def _assert_exact(postgres_url: str, import_id: str, events: list[str] | None = 
     done = _import(postgres_url, import_id)
     assert (done.status, done.rows_total, done.rows_inserted, done.rows_updated, done.rows_unchanged,
             done.rows_refused) == ("completed", ROWS, ROWS, 0, 0, 0)
-    session = make_session_factory(postgres_url)()
+    session = observer(postgres_url)
     try:
         assert len(session.scalars(select(MetricsDaily.id)).all()) == ROWS
     finally:

@@ -8,7 +8,7 @@ import pytest
 
 from hub import create_app
 from hub.config import FeatureFlags
-from hub.db import make_session_factory
+
 from hub.models import (
     AttributionEvent,
     Campaign,
@@ -24,7 +24,7 @@ from hub.models import (
     utcnow,
 )
 from tests.conftest import make_tenant
-from tests.helpers import import_text
+from tests.helpers import import_text, observer
 
 AS_OF = "2025-03-31"
 
@@ -45,7 +45,7 @@ def metric(tenant_id, day, episode, downloads, podcast="pod-a", source="buzzspro
 
 
 def seed(url, tenant_id):
-    session = make_session_factory(url)()
+    session = observer(url)
     session.add_all([
         Podcast(tenant_id=tenant_id, podcast_id="pod-a", title="Tech Talk", category="Technology"),
         Podcast(tenant_id=tenant_id, podcast_id="pod-b", title="Quiet Show"),
@@ -140,7 +140,7 @@ def test_ops_dashboard(cards, database_url, tenant):
     import_text(database_url, tenant_id, "metrics_daily",
                 "day,episode_id,source,downloads\n2025-01-02,e1,manual,5\n2025-01-03,e1,manual,many\n")
     import_text(database_url, tenant_id, "metrics_daily", "episode_id,downloads\ne1,5\n")  # no day, no source
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     subscription = HookSubscription(tenant_id=tenant_id, event="etl.error", target_url="https://hooks.example/x")
     event = Event(id="e" * 32, tenant_id=tenant_id, name="etl.error", payload={}, dispatched_at=utcnow())
     session.add_all([
@@ -179,7 +179,7 @@ def test_ops_dashboard(cards, database_url, tenant):
 
 
 def test_dashboard_figures_default_to_today(cards, database_url, tenant):
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     today = utcnow().date()
     session.add_all([metric(tenant["id"], (today - timedelta(days=d)).isoformat(), "a1", 10) for d in (0, 6, 7, 29, 30)])
     session.commit()

@@ -11,11 +11,11 @@ import pytest
 
 from hub import create_app
 from hub.config import FeatureFlags
-from hub.db import make_session_factory
+
 from hub.models import Campaign, Event
 from hub.workflows.deals import StageRefused, move_stage
 from tests.conftest import make_tenant
-from tests.helpers import backend_pid, import_text, messages, rows, wait_until_blocked_by
+from tests.helpers import backend_pid, import_text, messages, observer, rows, wait_until_blocked_by
 
 HEADER = "campaign_id,sponsor_id,name,budget,stage\n"
 
@@ -174,7 +174,7 @@ def test_deal_pipeline_switched_off(database_url, tenant):
 def test_concurrent_moves_of_one_deal_are_serialised(postgres_url):
     tenant = make_tenant(postgres_url)
     deals(postgres_url, tenant, "camp-1,sp-1,Acme,10,negotiation")
-    first, second = make_session_factory(postgres_url)(), make_session_factory(postgres_url)()
+    first, second = observer(postgres_url), observer(postgres_url)
     assert move_stage(first, tenant["id"], "camp-1", "won")[1] is True  # holds the row, not committed
     result = {}
 

@@ -13,13 +13,13 @@ from rq.registry import FailedJobRegistry
 from hub import create_app
 from hub.cli import main as cli_main
 from hub.config import HOOK_RETRY_INTERVALS, load_settings
-from hub.db import make_session_factory
+
 from hub.hooks.delivery import JITTER, retry_delay
 from hub.jobs.hooks import execute_delivery
 from hub.jobs.reconcile import reconcile_deliveries
 from hub.models import HookDelivery, utcnow
 from tests.conftest import make_tenant
-from tests.helpers import rows, work
+from tests.helpers import observer, rows, work
 from tests.test_status_page import login
 from tests.test_zapier_and_hooks import Receiver, api, settle_deliveries, zap
 
@@ -182,7 +182,7 @@ def test_a_retry_is_not_sent_before_it_is_due(database_url, redis_url, tenant, h
         assert execute_delivery(load_settings(), delivery.id) == "pending"  # a stray job sends nothing
         assert len(receiver.requests) == 1
 
-        session = make_session_factory(database_url)()
+        session = observer(database_url)
         session.get(HookDelivery, delivery.id).next_attempt_at = utcnow() - timedelta(seconds=1)  # an hour on
         session.commit()
         session.close()

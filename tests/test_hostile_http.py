@@ -14,13 +14,13 @@ import requests
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from hub.db import make_session_factory
+
 from hub.migrate import upgrade
 from hub.models import EtlImport, WebhookReceipt
 from hub.request_limits import JSON_MAX_DEPTH, JSONTooDeep, check_json_depth
 from hub.tenants import set_secret, tenant_by_slug
 from tests.conftest import SECRET_KEY, make_tenant
-from tests.helpers import rows
+from tests.helpers import observer, rows
 from tests.live_server import gunicorn, memory_kib, stream_chunked, worker_pid
 
 MB = 1024 * 1024
@@ -38,7 +38,7 @@ def database(tmp_path_factory):
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     wix_public = key.public_key().public_bytes(serialization.Encoding.PEM,
                                                serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    session = make_session_factory(url)()
+    session = observer(url)
     set_secret(session, tenant_by_slug(session, "acme"), "shopify", SHOPIFY_SECRET, SECRET_KEY)
     set_secret(session, tenant_by_slug(session, "acme"), "wix", wix_public, SECRET_KEY)
     session.commit()

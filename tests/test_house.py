@@ -20,7 +20,7 @@ from rq.registry import FailedJobRegistry, ScheduledJobRegistry
 
 from hub import create_app
 from hub.config import FeatureFlags
-from hub.db import make_session_factory
+
 from hub.ingest.tables import SHEET_TABLES, TABLES
 from connectors.registry import get_connector
 from hub.jobs import connectors as connector_jobs
@@ -30,7 +30,7 @@ from hub.models import AttributionEvent, Campaign, ConnectorState, Event
 from hub.status.monitor import job_kind
 from hub.tenants import tenant_by_slug
 from tests.conftest import SECRET_KEY
-from tests.helpers import rows, upload_csv
+from tests.helpers import observer, rows, upload_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSISTOR_ANALYTICS = re.compile(r"https://api\.transistor\.fm/v1/analytics/54321/episodes.*")
@@ -120,7 +120,7 @@ def test_a_rejected_token_is_not_retried_but_a_platform_outage_is(database_url, 
     real_build = connector_jobs.build  # the stored settings, with no waiting between the connector's own retries
     monkeypatch.setattr(connector_jobs, "build", lambda session, state, key: get_connector(state.connector)(
         real_build(session, state, key).config, max_retries=1, sleep=lambda seconds: None))
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     configure(session, tenant_by_slug(session, "acme"), "transistor", {"show_id": "54321", "api_key": "tr-key"}, None,
               SECRET_KEY)
     session.commit()

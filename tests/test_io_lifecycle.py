@@ -10,11 +10,11 @@ from openpyxl import load_workbook
 
 from hub import create_app
 from hub.config import FeatureFlags
-from hub.db import make_session_factory
+
 from hub.models import Event, IoBooking
 from hub.workflows.io_lifecycle import refresh_delivery
 from tests.conftest import make_tenant
-from tests.helpers import backend_pid, import_text, messages, rows, wait_until_blocked_by
+from tests.helpers import backend_pid, import_text, messages, observer, rows, wait_until_blocked_by
 
 HEADER = "io_id,flight_start,flight_end,episode_id,booked_impressions,booked_cpm_cents,promo_code,status\n"
 
@@ -50,7 +50,7 @@ def test_moves_follow_the_lifecycle_and_bad_ones_are_refused(database_url, tenan
 
 def test_reaching_booked_impressions_completes_the_io_once(database_url, tenant):
     ios(database_url, tenant, "IO-1,2025-01-01,2025-12-31,ep-1,1000,2500,A1,live")
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     downloads(database_url, tenant, ("2025-01-05", 600), ("2024-12-31", 5000))   # the second is before the flight
     assert refresh_delivery(session, tenant["id"], date(2025, 1, 6)) == []
     session.commit()
@@ -69,7 +69,7 @@ def test_reaching_booked_impressions_completes_the_io_once(database_url, tenant)
 def test_a_flight_that_ends_completes_the_io(database_url, tenant):
     ios(database_url, tenant, "IO-1,2025-01-01,2025-01-31,ep-1,100000,2500,A1,scheduled")
     downloads(database_url, tenant, ("2025-01-10", 50))
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     assert refresh_delivery(session, tenant["id"], date(2025, 1, 31)) == []
     assert refresh_delivery(session, tenant["id"], date(2025, 2, 1)) == ["IO-1"]
     session.commit()
@@ -82,7 +82,7 @@ def test_two_concurrent_refreshes_emit_io_delivered_once(postgres_url):
     tenant = make_tenant(postgres_url)
     ios(postgres_url, tenant, "IO-1,2025-01-01,2025-01-31,ep-1,10,2500,A1,live")
     downloads(postgres_url, tenant, ("2025-01-05", 20))
-    first, second = make_session_factory(postgres_url)(), make_session_factory(postgres_url)()
+    first, second = observer(postgres_url), observer(postgres_url)
     assert refresh_delivery(first, tenant["id"], date(2025, 1, 6)) == ["IO-1"]  # holds the row, not committed
     result = {}
 

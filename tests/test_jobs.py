@@ -12,13 +12,13 @@ from rq.registry import FailedJobRegistry
 
 from hub import create_app
 from hub.config import load_settings
-from hub.db import make_session_factory
+
 from hub.ingest import pipeline
 from hub.ingest.intake import create_import
 from hub.jobs.imports import reconcile_imports
 from hub.jobs.kinds import IMPORT
 from hub.models import MetricsDaily
-from tests.helpers import load_import, rows, upload_csv, work
+from tests.helpers import load_import, observer, rows, upload_csv, work
 
 CSV = "day,episode_id,source,downloads\n2025-01-06,007,buzzsprout,10\n2025-01-07,007,buzzsprout,20\n"
 
@@ -86,7 +86,7 @@ def test_redis_down_at_upload_then_reconciler_enqueues(database_url, redis_url, 
 def test_import_left_running_by_a_dead_worker_is_resumed(database_url, redis_url, tenant, hub_env, batch_fault):
     hub_env(database_url, redis_url)
     body = "day,episode_id,source,downloads\n" + "".join(f"2025-01-{d:02d},ep,src,{d}\n" for d in range(1, 10))
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp, _ = create_import(session, tenant_id=tenant["id"], source="test", table_name="metrics_daily",
                            input_format="csv", payload=body.encode())
     session.commit()

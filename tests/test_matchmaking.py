@@ -10,17 +10,17 @@ from sqlalchemy import delete
 
 from hub import create_app
 from hub.config import FeatureFlags
-from hub.db import make_session_factory
+
 from hub.models import AttributionEvent, Campaign, Event, IoBooking, Match, MetricsDaily, Podcast, Sponsor, utcnow
 from hub.workflows.matchmaking import recalculate
-from tests.helpers import rows
+from tests.helpers import observer, rows
 
 TODAY = date(2025, 3, 31)
 
 
 def seed(url: str, tenant_id: int, today: date) -> None:
     """Three podcasts, three sponsors (one known only from a campaign), two IOs with known results."""
-    session = make_session_factory(url)()
+    session = observer(url)
     day = lambda n: today - timedelta(days=n)  # noqa: E731
     session.add_all([
         Podcast(tenant_id=tenant_id, podcast_id="pod-a", title="Tech Talk", category="Technology"),
@@ -62,7 +62,7 @@ def seed(url: str, tenant_id: int, today: date) -> None:
 
 
 def run(url: str, tenant_id: int, today: date = TODAY) -> int:
-    session = make_session_factory(url)()
+    session = observer(url)
     try:
         scored = recalculate(session, tenant_id, today)
         session.commit()
@@ -119,7 +119,7 @@ def test_recalculating_is_deterministic_and_keeps_stale_pairs(database_url, tena
     assert run(database_url, tenant["id"]) == 9
     assert {key: (m.score, m.rationale, m.signals, m.updated_at) for key, m in matches(database_url).items()} == before
 
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     session.execute(delete(Sponsor).where(Sponsor.sponsor_id == "sp-food"))
     session.commit()
     session.close()

@@ -15,7 +15,7 @@ from hub import create_app
 from hub.db import make_session_factory
 from hub.logging_setup import REDACTED, configure_logging, redact
 from hub.models import EtlImport
-from tests.helpers import import_text
+from tests.helpers import import_text, observer
 from tests.test_status_page import CSV, CSV_WITH_A_BAD_ROW, upload, work
 
 EXPECTED_FAMILIES = {
@@ -51,7 +51,7 @@ def test_metrics_match_the_database(client, database_url, tenant):
     assert value(families, "hub_jobs_inline") == 1
     assert "hub_redis_up" not in families, "no Redis configured, nothing to report"
 
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     try:
         truth = session.execute(select(
             func.sum(EtlImport.rows_inserted), func.sum(EtlImport.rows_updated),
@@ -93,7 +93,7 @@ def test_import_durations_only_cover_the_last_24_hours(database_url, tenant):
 
     import_text(database_url, tenant["id"], "metrics_daily", CSV)
     old = import_text(database_url, tenant["id"], "metrics_daily", CSV.replace("10", "12"))
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp = session.get(EtlImport, old["import_id"])
     imp.started_at = imp.started_at - timedelta(days=2, seconds=90)  # ran 90 s, two days ago
     imp.finished_at = imp.finished_at - timedelta(days=2)

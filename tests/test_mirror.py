@@ -6,14 +6,14 @@ from datetime import date
 
 from openpyxl import load_workbook
 
-from hub.db import make_session_factory
+
 from hub.models import SheetValue
 from hub.sheets.local_push import workbook_push
 from hub.tenants import set_secret, tenant_by_slug
 from hub.workflows import io_lifecycle
 from hub.workflows.deals import move_stage
 from tests.conftest import SECRET_KEY
-from tests.helpers import import_text, messages, rows
+from tests.helpers import import_text, messages, observer, rows
 from tests.test_sheets_webhook import sign
 from tests.test_writeback import FIXTURE, acme_app, make_workbook, read_tab  # noqa: F401 (acme_app is a fixture)
 
@@ -46,7 +46,7 @@ def edit(workbook, tab: str, row: int, name: str, value: str) -> None:
 
 def complete_without_mirror(database_url) -> list[str]:
     """The lifecycle completes the ended flights, and the sheet is not told (a failed or pending write-back)."""
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     try:
         completed = io_lifecycle.refresh_delivery(session, acme_id(database_url), date(2025, 3, 1))
         session.commit()
@@ -128,7 +128,7 @@ def test_a_deal_moved_through_the_api_gets_its_stage_in_the_sheet(acme_app, data
     assert column(workbook, "deals", "stage") == ["won", "proposal"]
     assert push_tab(client, workbook, "deals") == {"2": "unchanged", "3": "unchanged"}
 
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     move_stage(session, acme_id(database_url), "camp-2", "lost")  # moved while the sheet was not told
     session.commit()
     session.close()
@@ -141,7 +141,7 @@ def test_a_deal_moved_through_the_api_gets_its_stage_in_the_sheet(acme_app, data
 
 
 def _api_token(database_url) -> str:
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     try:
         set_secret(session, tenant_by_slug(session, "acme"), "api", "acme-api-token-for-mirror-tests", SECRET_KEY)
         session.commit()
@@ -151,7 +151,7 @@ def _api_token(database_url) -> str:
 
 
 def acme_id(database_url) -> int:
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     try:
         return tenant_by_slug(session, "acme").id
     finally:

@@ -5,12 +5,12 @@ from datetime import date
 
 import pytest
 
-from hub.db import make_session_factory
+
 from hub.ingest import pipeline
 from hub.ingest.intake import create_import
 from hub.ingest.summary import import_summary
 from hub.models import EtlImport, EtlRowError, Event, IoBooking, MetricsDaily
-from tests.helpers import import_text, messages, rows
+from tests.helpers import import_text, messages, observer, rows
 
 METRICS_HEADER = "day,podcast_id,episode_id,source,downloads,listeners,completion_rate,ctr,conversions,revenue_cents\n"
 IO_HEADER = "io_id,flight_start,flight_end,episode_id,booked_impressions,promo_code,vanity_url,status\n"
@@ -178,7 +178,7 @@ def test_workbook_samples_import_with_serial_dates_and_text_ids(database_url, te
 
 def test_crash_midway_leaves_whole_batches_and_rerun_resumes(database_url, tenant, batch_fault):
     body = metrics(*(f"2025-01-{d:02d},pod-1,ep-1,buzzsprout,{d * 10},1,0.5,0.01,0,0" for d in range(1, 11)))
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp, _ = create_import(session, tenant_id=tenant["id"], source="test", table_name="metrics_daily",
                            input_format="csv", payload=body.encode())
     session.commit()

@@ -10,9 +10,9 @@ import pytest
 from hub import create_app
 from hub.ingest import bounds
 from hub.ingest.summary import import_summary
-from hub.db import make_session_factory
+
 from hub.models import EtlImport, EtlRowError, IoBooking, MetricsDaily
-from tests.helpers import import_text, load_import, messages, rows, upload_csv, work
+from tests.helpers import import_text, load_import, messages, observer, rows, upload_csv, work
 
 HEADER = "day,episode_id,source,podcast_id,downloads,revenue\n"
 INT64_MAX = 9223372036854775807
@@ -35,7 +35,7 @@ POISON = [
 
 
 def _errors(url: str, import_id: str) -> list[EtlRowError]:
-    session = make_session_factory(url)()
+    session = observer(url)
     try:
         return session.query(EtlRowError).filter_by(import_id=import_id).order_by(EtlRowError.row_number).all()
     finally:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from hub.db import make_session_factory
+
 from hub.models import EtlImport, MetricsDaily
 from hub.tenants import set_secret, tenant_by_slug
 from tests.conftest import SECRET_KEY, make_tenant
-from tests.helpers import rows
+from tests.helpers import observer, rows
 from webhooks import sheets
 
 FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "appscript_push.json").read_text())
@@ -23,7 +23,7 @@ FIXTURE = json.loads((Path(__file__).parent / "fixtures" / "appscript_push.json"
 @pytest.fixture
 def acme(database_url):
     made = make_tenant(database_url, FIXTURE["tenant"])
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     set_secret(session, tenant_by_slug(session, FIXTURE["tenant"]), "sheets", FIXTURE["secret"], SECRET_KEY)
     session.commit()
     session.close()
@@ -60,7 +60,7 @@ def test_the_scripts_own_push_lands_its_rows(client, database_url, acme, at_fixt
     assert (stored["007"].downloads, stored["007"].completion_rate, stored["007"].revenue_cents) == (1204, 0.85, 11996)
     assert stored["ep-0042"].completion_rate == 0.775
 
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp = session.get(EtlImport, accepted["import_id"])
     assert imp.row_outcomes == {"2": "inserted", "3": "inserted", "4": "inserted"}
     assert imp.context["spreadsheet_id"] == "1FixtureSpreadsheetId_acme_metrics"
@@ -72,7 +72,7 @@ def test_same_push_id_answers_the_same_import_and_processes_nothing_twice(client
     second = replay(client)
     assert second.status_code == 202
     assert second.get_json()["import_id"] == first["import_id"] and second.get_json()["replayed"] is True
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     assert session.query(EtlImport).count() == 1
     session.close()
 
@@ -147,7 +147,7 @@ def test_push_with_a_bad_row_reports_it_per_row(client, database_url, acme):
                      {"row_number": 6, "values": ["IO-2", "2025-01-01", "2025-01-31", "live"]}]}
     body = json.dumps(push)
     accepted = replay(client, body=body, headers=sign(FIXTURE["secret"], body)).get_json()
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp = session.get(EtlImport, accepted["import_id"])
     assert imp.row_outcomes == {
         "5": "error: row 5, flight_end: 2025-01-01 is before flight_start 2025-02-01",

@@ -10,10 +10,10 @@ import requests
 from werkzeug.serving import make_server
 
 from hub import create_app
-from hub.db import make_session_factory
+
 from hub.models import AttributionEvent, Tenant, WebhookReceipt
 from tests.conftest import make_tenant
-from tests.helpers import import_text, rows, work
+from tests.helpers import import_text, observer, rows, work
 from tests.test_commerce_webhooks import IOS, SHOPIFY_SECRET, documented_order, shopify_headers, store_secret, totals
 
 SHOP = "acme.myshopify.com"
@@ -24,7 +24,7 @@ def live_shop(postgres_url, redis_url, hub_env):
     hub_env(postgres_url, redis_url, HUB_JOB_RETRIES="0")
     tenant = make_tenant(postgres_url)
     store_secret(postgres_url, "acme", "shopify", SHOPIFY_SECRET)
-    session = make_session_factory(postgres_url)()
+    session = observer(postgres_url)
     session.get(Tenant, tenant["id"]).shopify_shop_domain = SHOP
     session.commit()
     session.close()

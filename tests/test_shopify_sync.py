@@ -12,12 +12,12 @@ import responses
 
 from connectors.shopify import ShopifyConnector
 from hub.config import load_settings
-from hub.db import make_session_factory
+
 from hub.jobs.connectors import SyncError, configure, run_sync
 from hub.models import AttributionEvent, ConnectorState, EtlImport
 from hub.tenants import read_secret, set_secret, tenant_by_slug
 from tests.conftest import SECRET_KEY
-from tests.helpers import import_text, rows
+from tests.helpers import import_text, observer, rows
 
 FIXTURES = Path(__file__).parent / "fixtures" / "shopify"
 ORDERS = "https://acme.myshopify.com/admin/api/2024-10/orders.json"
@@ -33,7 +33,7 @@ def settings_for(url):
 
 
 def add_shopify(url: str) -> None:
-    session = make_session_factory(url)()
+    session = observer(url)
     configure(session, tenant_by_slug(session, "acme"), "shopify",
               {"shop": "acme.myshopify.com", "access_token": "shpat_test"}, None, SECRET_KEY)
     session.commit()
@@ -100,12 +100,12 @@ def test_a_sync_that_fails_midway_resumes_after_its_last_page(database_url, tena
 
 
 def test_the_backfill_token_is_not_the_webhook_signing_key(database_url, tenant):
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     set_secret(session, tenant_by_slug(session, "acme"), "shopify", "app-secret-that-signs-webhooks", SECRET_KEY)
     session.commit()
     session.close()
     add_shopify(database_url)
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     assert read_secret(session, tenant["id"], "shopify", SECRET_KEY) == "app-secret-that-signs-webhooks"
     session.close()
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 import requests
 
-from hub.db import make_session_factory
+
 from hub.events import emit
 from hub.hooks.delivery import DeliveryFailed, deliver, dispatch_events
 from hub.hooks.guarded_http import guarded_session
@@ -16,7 +16,7 @@ from hub.hooks.subscriptions import subscribe
 from hub.hooks.target_guard import TargetRefused, check_target
 from hub.models import HookDelivery
 from tests.conftest import SECRET_KEY
-from tests.helpers import rows
+from tests.helpers import observer, rows
 
 PUBLIC = "93.184.215.14"
 
@@ -110,7 +110,7 @@ def test_the_control_plain_requests_would_follow_the_rebinding(monkeypatch, serv
 def test_dns_rebinding_is_refused_at_connect_time_and_nothing_reaches_the_server(
         monkeypatch, server, database_url, tenant):
     calls = rebinding_resolver(monkeypatch, "rebind.example.test", [PUBLIC, "127.0.0.1"])
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     try:
         # Stored while the name answers the public address.
         subscribe(session, tenant["id"], "etl.import_completed", f"https://rebind.example.test:{server.port}/hook",
@@ -144,7 +144,7 @@ def test_tenants_see_a_category_not_the_socket_error(database_url, tenant):
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         closed_port = probe.getsockname()[1]
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     try:
         subscribe(session, tenant["id"], "etl.import_completed", f"http://127.0.0.1:{closed_port}/hook", allow_loopback=True)
         emit(session, tenant["id"], "etl.import_completed", {"import_id": "x"})

@@ -12,12 +12,12 @@ from rq.registry import FailedJobRegistry
 
 from hub import create_app
 from hub.config import load_settings
-from hub.db import make_session_factory
+
 from hub.ingest.intake import create_import
 from hub.jobs.imports import execute_import
 from hub.jobs.kinds import IMPORT
 from hub.models import EtlImport
-from tests.helpers import import_text, load_import, upload_csv, work
+from tests.helpers import import_text, load_import, observer, upload_csv, work
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
 CSV = "day,episode_id,source,downloads\n2025-01-06,007,buzzsprout,10\n2025-01-07,007,buzzsprout,20\n"
@@ -174,7 +174,7 @@ def test_basic_auth_and_bearer_still_work(client, database_url, tenant):
 
 def test_posts_without_the_csrf_token_are_refused(client, database_url, tenant, monkeypatch):
     summary = import_text(database_url, tenant["id"], "metrics_daily", CSV)
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp = session.get(EtlImport, summary["import_id"])
     imp.status = "failed"  # so that a retry would do something
     session.commit()
@@ -264,7 +264,7 @@ def test_database_url_is_shown_without_its_password(client, database_url):
 
 
 def test_inline_retry_runs_a_failed_import_again(client, database_url, tenant, batch_fault):
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp, _ = create_import(session, tenant_id=tenant["id"], source="test", table_name="metrics_daily",
                            input_format="csv", payload=CSV.encode())
     session.commit()
@@ -395,7 +395,7 @@ def add_platform_rows(url: str, tenant_id: int) -> None:
     """A failed and a processed Shopify receipt, a failed Shopify sync, a failed REST-hook delivery."""
     from hub.models import ConnectorState, Event, HookDelivery, HookSubscription, WebhookReceipt
 
-    session = make_session_factory(url)()
+    session = observer(url)
     session.add(Event(id="e" * 32, tenant_id=tenant_id, name="etl.import_completed", payload={"import_id": "x"}))
     subscription = HookSubscription(tenant_id=tenant_id, event="etl.import_completed",
                                     target_url="https://hooks.zapier.com/hooks/catch/123/s3cr3tpath/")

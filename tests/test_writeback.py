@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from openpyxl import Workbook, load_workbook
 
 from hub import create_app
-from hub.db import make_session_factory
+from tests.helpers import observer
 from hub.ingest.intake import create_import
 from hub.ingest.tables import TABLES
 from hub.models import EtlImport
@@ -47,7 +47,7 @@ def read_tab(path: Path, tab: str) -> list[list]:
 @pytest.fixture
 def acme_app(database_url, tmp_path):
     make_tenant(database_url, "acme")
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     set_secret(session, tenant_by_slug(session, "acme"), "sheets", FIXTURE["secret"], SECRET_KEY)
     session.commit()
     session.close()
@@ -141,7 +141,7 @@ def stored_push(database_url, row_count: int) -> str:
     header = ["day", "episode_id", "source", "downloads"]
     rows = [{"row_number": n + 2, "values": [f"2025-01-{n % 28 + 1:02d}", f"ep-{n}", "manual", "1"]} for n in range(row_count)]
     body = {"push_id": f"p{row_count}", "spreadsheet_id": "SHEET123", "sheet": "metrics_daily", "header": header, "rows": rows}
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     imp, _ = create_import(session, tenant_id=tenant["id"], source="sheets", table_name="metrics_daily",
                            input_format="sheet_push", payload=json.dumps(body).encode(),
                            context={"spreadsheet_id": "SHEET123", "sheet": "metrics_daily", "track_rows": True})
@@ -153,7 +153,7 @@ def stored_push(database_url, row_count: int) -> str:
 
 
 def run_write_back(database_url, import_id, target):
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     try:
         imp = session.get(EtlImport, import_id)
         return write_back(session, target, imp, TABLES[imp.table_name].key, now=datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc))
@@ -272,7 +272,7 @@ def test_gspread_results_tab_costs_the_same_calls_whatever_the_ios(database_url,
     from tests.helpers import import_text
 
     assert import_text(database_url, tenant["id"], "io_bookings", body)["counts"]["inserted"] == io_count
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     create_import(session, tenant_id=tenant["id"], source="sheets", table_name="io_bookings", input_format="sheet_push",
                   payload=b"{}", context={"spreadsheet_id": "SHEET123", "sheet": "io_bookings"})
     session.commit()
@@ -313,7 +313,7 @@ def test_matches_tab_lists_the_top_scores(acme_app, database_url):
 
     app, workbook = acme_app
     push(app.test_client(), dict(FIXTURE_PUSH, push_id="p-matches"))
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     tenant_id = tenant_by_slug(session, "acme").id
     session.add_all([Match(tenant_id=tenant_id, advertiser_id="spon-a", podcast_id="pod-1", score=72.5, rationale="big audience"),
                      Match(tenant_id=tenant_id, advertiser_id="spon-b", podcast_id="pod-1", score=91.0, rationale="converts")])
@@ -332,7 +332,7 @@ def test_results_tab_keeps_text_that_looks_like_a_formula_as_text(database_url, 
     tenant = make_tenant(database_url, "acme")
     body = "io_id,flight_start,flight_end,episode_id,booked_impressions,status\n=1+1,2025-01-01,2025-01-31,@ep,1000,live\n"
     assert import_text(database_url, tenant["id"], "io_bookings", body)["counts"]["inserted"] == 1
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     create_import(session, tenant_id=tenant["id"], source="sheets", table_name="io_bookings", input_format="sheet_push",
                   payload=b"{}", context={"spreadsheet_id": "s", "sheet": "io_bookings"})
     session.commit()

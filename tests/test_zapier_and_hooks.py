@@ -14,13 +14,13 @@ from rq.registry import FailedJobRegistry
 
 from hub import create_app
 from hub.config import load_settings
-from hub.db import make_session_factory
+
 from hub.events import emit
 from hub.hooks.target_guard import TargetRefused, check_target
 from hub.jobs.reconcile import reconcile_deliveries
 from hub.models import Event, HookDelivery, HookSubscription, IoBooking, MetricsDaily
 from tests.conftest import make_tenant
-from tests.helpers import rows, work
+from tests.helpers import observer, rows, work
 
 
 def zap(client, tenant, stream="metrics_daily", token=None, **kwargs):
@@ -94,7 +94,7 @@ def test_idempotency_key_makes_a_retried_zap_a_no_op(client, database_url, tenan
 # --- out: the outbox and REST hooks ----------------------------------------------------------
 
 def test_an_event_exists_exactly_when_its_change_committed(database_url, tenant):
-    session = make_session_factory(database_url)()
+    session = observer(database_url)
     emit(session, tenant["id"], "etl.error", {"n": 1})
     session.rollback()
     assert rows(database_url, Event) == []
@@ -103,7 +103,7 @@ def test_an_event_exists_exactly_when_its_change_committed(database_url, tenant)
     session.close()
     assert [e.payload for e in rows(database_url, Event)] == [{"n": 2}]
     with pytest.raises(ValueError, match="event name: expected one of"):
-        emit(make_session_factory(database_url)(), tenant["id"], "io.exploded", {})
+        emit(observer(database_url), tenant["id"], "io.exploded", {})
 
 
 def api(tenant):

@@ -91,7 +91,7 @@ def connector_test(name: str, tenant_slug: str) -> None:
 
     settings = settings_or_exit()
     tenant_id = tenant_id_or_exit(settings, tenant_slug)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         state = session.scalar(select(ConnectorState).where(
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:

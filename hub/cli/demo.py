@@ -57,12 +57,13 @@ def push_local_tab(settings, tenant_slug: str, tab: str) -> dict:
 
 def pushed_summary(settings, tenant_slug: str, tab: str, base_url: str) -> dict:
     """Push a tab and return its import's summary, with a status URL that the served app answers."""
-    from ..db import session_scope
+    from ..db import for_owner_of, session_scope
     from ..ingest.summary import import_summary
     from ..models import EtlImport
 
     accepted = push_local_tab(settings, tenant_slug, tab)
     with session_scope(settings.database_url) as session:
+        for_owner_of(session, EtlImport, accepted["import_id"])
         summary = import_summary(session, session.get(EtlImport, accepted["import_id"]))
     # The push's own status URL is for the Apps Script (signed); this one takes the tenant's API token.
     summary["status_url"] = f"{base_url.rstrip('/')}/api/v1/etl/status/{accepted['import_id']}"

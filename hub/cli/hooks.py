@@ -29,9 +29,10 @@ def deliveries(status: str | None, tenant_slug: str | None, limit: int) -> None:
     query = select(HookDelivery).order_by(HookDelivery.id.desc()).limit(limit)
     if status:
         query = query.where(HookDelivery.status == status)
-    if tenant_slug:
-        query = query.where(HookDelivery.tenant_id == tenant_id_or_exit(settings, tenant_slug))
-    with session_scope(settings.database_url) as session:
+    tenant_id = tenant_id_or_exit(settings, tenant_slug) if tenant_slug else None
+    if tenant_id is not None:
+        query = query.where(HookDelivery.tenant_id == tenant_id)
+    with session_scope(settings.database_url, tenant_id=tenant_id, all_tenants=tenant_id is None) as session:
         found = [delivery_json(d) for d in session.scalars(query).all()]
     click.echo(json.dumps({"deliveries": found}, indent=2))
 

@@ -39,12 +39,12 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
                 context={"locale": locale} if locale else None,
             )
             imp.size_bytes = path.stat().st_size
-        import_id = imp.id
+        import_id, tenant_id = imp.id, found.id
     try:
         execute_import(settings, import_id)
     except Exception:
         pass  # recorded on the import (status failed, with the reason) and reported below
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         return import_summary(session, session.get(EtlImport, import_id))
 
 

@@ -36,7 +36,7 @@ def refresh_io_delivery(settings: Settings, tenant_id: int) -> list[str]:
     """Complete the tenant's IOs whose flight ended or whose booked impressions are delivered."""
     if not settings.flags.io_bookings:
         return []
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         completed = io_lifecycle.refresh_delivery(session, tenant_id, utcnow().date())
     if completed:
         enqueue_mirror(settings, tenant_id, "io_bookings")  # the sheet's status cells say completed too

@@ -113,7 +113,7 @@ def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None =
 
 def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | None, connector,
                 finished: list[Finished]) -> dict:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         state = session.scalar(select(ConnectorState).where(
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
@@ -166,7 +166,7 @@ def due_connectors(session: Session, now=None) -> list[ConnectorState]:
 
 def sync_due_connectors(settings: Settings) -> list[str]:
     """Enqueue every connector whose interval has passed (one job per tenant and connector at a time)."""
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, all_tenants=True) as session:
         due = [(s.tenant_id, s.connector) for s in due_connectors(session)]
     started = []
     for tenant_id, name in due:
@@ -193,6 +193,6 @@ def state_json(state: ConnectorState) -> dict:
 
 
 def connector_states_json(settings: Settings, tenant_id: int) -> list[dict]:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         return [state_json(s) for s in session.scalars(
             select(ConnectorState).where(ConnectorState.tenant_id == tenant_id).order_by(ConnectorState.connector))]

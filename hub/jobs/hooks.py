@@ -15,7 +15,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from ..config import Settings, load_settings
-from ..db import session_scope
+from ..db import for_owner_of, session_scope
 from ..hooks.delivery import deliver, dispatch_events, mark_for_resend
 from ..models import HookDelivery, HookSubscription
 from .kinds import DELIVERY, DISPATCH
@@ -29,7 +29,8 @@ def allow_loopback(settings: Settings) -> bool:
 
 
 def execute_dispatch(settings: Settings) -> list[int]:
-    with session_scope(settings.database_url) as session:
+    # One dispatch serves every tenant's new events.
+    with session_scope(settings.database_url, all_tenants=True) as session:
         delivery_ids = dispatch_events(session)
         session.commit()
     for delivery_id in delivery_ids:
@@ -39,6 +40,7 @@ def execute_dispatch(settings: Settings) -> list[int]:
 
 def execute_delivery(settings: Settings, delivery_id: int, requested_at: datetime | None = None) -> str:
     with session_scope(settings.database_url) as session:
+        for_owner_of(session, HookDelivery, delivery_id)
         return deliver(session, delivery_id, settings.secret_key, allow_loopback(settings),
                        settings.hook_retry_intervals, requested_at).status
 
@@ -76,7 +78,7 @@ def resend_deliveries(settings: Settings, delivery_ids: list[int] | None = None,
     """Send deliveries again now: the ones named (failed or still waiting), or every failed one of a
     subscription. `tenant_id` limits it to one tenant's (the API); the admin and CLI see all.
     Returns {delivery id: how its job was queued}."""
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id, all_tenants=tenant_id is None) as session:
         if subscription_id is not None:
             subscription = session.get(HookSubscription, subscription_id)
             if subscription is None or (tenant_id is not None and subscription.tenant_id != tenant_id):

@@ -9,7 +9,7 @@ from rq import get_current_job
 from sqlalchemy import and_, or_, select
 
 from ..config import Settings, load_settings
-from ..db import session_scope
+from ..db import for_owner_of, session_scope
 from ..events import emit
 from ..ingest.pipeline import LeaseLost, import_event_payload, rerun_can_change, run_import
 from ..ingest.tables import TABLES
@@ -38,6 +38,7 @@ def refresh_all_io_delivery_job() -> dict:
 def execute_import(settings: Settings, import_id: str, final_attempt: bool = True) -> dict:
     """Run an import and what follows it; on a fault record the reason, and mark it failed once no retry is left."""
     with session_scope(settings.database_url) as session:
+        for_owner_of(session, EtlImport, import_id)
         reopen_failed(session, import_id)
         try:
             imp = run_import(session, import_id, batch_rows=settings.import_batch_rows,
@@ -91,7 +92,7 @@ def enqueue_import(settings: Settings, import_id: str) -> str:
 def retry_import(settings: Settings, import_id: str) -> str:
     """Send a failed (or stuck) import round again; the rerun resumes after its last committed batch."""
     with session_scope(settings.database_url) as session:
-        imp = session.get(EtlImport, import_id)
+        imp = for_owner_of(session, EtlImport, import_id)
         if imp is None:
             raise LookupError(f"import {import_id} does not exist")
         if imp.status in ("completed", "completed_with_errors"):
@@ -119,7 +120,7 @@ def reconcile_imports(settings: Settings | None = None, grace_seconds: int = 60)
     enqueue_due_retries(settings)  # retries RQ scheduled, for when no worker runs RQ's scheduler
     now = utcnow()
     cutoff = now - timedelta(seconds=grace_seconds)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, all_tenants=True) as session:
         waiting = session.scalars(select(EtlImport.id).where(
             EtlImport.status == "queued", EtlImport.updated_at < cutoff)).all()
         # A run that has not renewed its lease is dead (or, if merely slow, stops at its next batch).

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def execute_recalculate(settings: Settings, tenant_id: int, today: date | None = None) -> int:
     """Score every pair and emit `match.recalculated` in one transaction; dispatch it after the commit."""
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         scored = recalculate(session, tenant_id, today or utcnow().date())
         emit(session, tenant_id, "match.recalculated", {"matches": scored}, subject=str(tenant_id))
     log.info("matchmaking for tenant %s: %d pairs scored", tenant_id, scored)

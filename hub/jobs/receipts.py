@@ -12,7 +12,7 @@ from connectors.wix import decode_wix_webhook, order_from_wix
 
 from ..attribution.attribute import apply_order
 from ..config import Settings, load_settings
-from ..db import session_scope
+from ..db import for_owner_of, session_scope
 from ..models import AttributionEvent, WebhookReceipt, utcnow
 from ..tenants import read_secret
 from .hooks import enqueue_dispatch
@@ -62,7 +62,7 @@ APPLY = {"shopify": _apply_shopify, "wix": _apply_wix}
 
 def execute_receipt(settings: Settings, receipt_id: int, final_attempt: bool = True) -> str:
     with session_scope(settings.database_url) as session:
-        receipt = session.get(WebhookReceipt, receipt_id)
+        receipt = for_owner_of(session, WebhookReceipt, receipt_id)
         if receipt is None or receipt.status == "processed":
             return "done"
         try:

@@ -32,7 +32,7 @@ def reconcile_receipts(settings: Settings | None = None, grace_seconds: int = 60
     if settings.jobs_inline:
         return []  # processed in the request that received them
     cutoff = utcnow() - timedelta(seconds=grace_seconds)
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, all_tenants=True) as session:
         waiting = session.scalars(select(WebhookReceipt.id).where(
             WebhookReceipt.status == "queued", WebhookReceipt.created_at < cutoff).order_by(WebhookReceipt.id)).all()
     requeued = []
@@ -52,7 +52,7 @@ def reconcile_deliveries(settings: Settings | None = None) -> list[int]:
     """Enqueue hook deliveries whose next attempt is due and that no live job holds: every retry of
     the long schedule goes through here, as do deliveries whose first job was never queued."""
     settings = settings or load_settings()
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, all_tenants=True) as session:
         due = session.scalars(select(HookDelivery.id).where(
             HookDelivery.status == "pending",
             or_(HookDelivery.next_attempt_at.is_(None), HookDelivery.next_attempt_at <= utcnow()),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from ..config import Settings, load_settings
-from ..db import session_scope
+from ..db import for_owner_of, session_scope
 from ..ingest.tables import TABLES
 from ..models import FINISHED_STATUSES, EtlImport, utcnow
 from ..sheets.mirror import mirror_to_sheet
@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 
 def execute_write_back(settings: Settings, import_id: str) -> dict:
     with session_scope(settings.database_url) as session:
-        imp = session.get(EtlImport, import_id)
+        imp = for_owner_of(session, EtlImport, import_id)
         if imp is None or imp.status not in FINISHED_STATUSES:
             raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
         result = write_back(session, target_for(settings), imp, TABLES[imp.table_name].key)
@@ -44,7 +44,7 @@ def enqueue_write_back(settings: Settings, import_id: str) -> str:
 
 
 def execute_results(settings: Settings, tenant_id: int) -> int | None:
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         return write_results(session, target_for(settings), tenant_id, utcnow().date())
 
 
@@ -62,7 +62,7 @@ def enqueue_results(settings: Settings, tenant_id: int) -> str:
 
 def execute_mirror(settings: Settings, tenant_id: int, table: str) -> int | None:
     """Put the hub's values (IO statuses, deal stages) into the tenant's sheet cells that still show the old ones."""
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         written = mirror_to_sheet(session, target_for(settings), tenant_id, table)
         session.commit()
         return written

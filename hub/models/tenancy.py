@@ -53,3 +53,18 @@ class AdminSession(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)  # SHA-256 of the random id in the cookie
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, index=True)
+
+
+class TenantSpreadsheet(Base):
+    """A Google spreadsheet (or the tenant's local workbook) that belongs to one tenant: pushes from it
+    are accepted, and the hub writes back, `hub_results` and `matches` only into these."""
+
+    __tablename__ = "tenant_spreadsheets"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(BigId, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False,
+                                           index=True)
+    # Unique across tenants: a spreadsheet is one tenant's, whoever registered it first.
+    spreadsheet_id: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
+    bound_by: Mapped[str] = mapped_column(String(20), nullable=False)  # 'cli' or 'first push'
+    created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
+from ..db import across_tenants
 from ..models import ConnectorState, EtlImport, Event, HookDelivery, Tenant, WebhookReceipt
 from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
 
@@ -64,7 +65,7 @@ class HubCollector:
 
     def _database_metrics(self):
         up = GaugeMetricFamily("hub_database_up", "1 if the database answered this scrape, else 0.")
-        session = self.sessions()
+        session = across_tenants(self.sessions())  # the scrape counts every tenant's rows
         try:
             families = list(self._read_database(session))
         except Exception:  # any failure to read means the database is down for the scrape
