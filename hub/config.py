@@ -99,7 +99,7 @@ class Settings:
     redis_url: str | None = None
     admin_token: str = ""
     secret_key: str = ""
-    workbook_path: str = ""
+    workbook_dir: str = ""
     google_service_account_file: str | None = None
     max_upload_bytes: int = 256 * 1024 * 1024
     max_webhook_bytes: int = 5 * 1024 * 1024
@@ -161,6 +161,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     hub_env = env.get("HUB_ENV", "development").strip() or "development"
     if hub_env not in ("development", "production", "test"):
         raise ConfigError(f"HUB_ENV: expected development, production or test, found {hub_env!r}")
+    if env.get("HUB_WORKBOOK_PATH"):
+        # One shared workbook let every tenant's write-back land in the same file (issue 16).
+        raise ConfigError("HUB_WORKBOOK_PATH: no longer read; set HUB_WORKBOOK_DIR to a folder instead, where "
+                          "each spreadsheet is <spreadsheet id>.xlsx (the demo's is workbook-demo.xlsx)")
 
     database_url = parse_database_url(
         "HUB_DATABASE_URL",
@@ -186,7 +190,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         redis_url=parse_redis_url("HUB_REDIS_URL", env.get("HUB_REDIS_URL", "")),
         admin_token=admin_token,
         secret_key=secret_key,
-        workbook_path=env.get("HUB_WORKBOOK_PATH", "").strip() or str(INSTANCE_DIR / "workbook.xlsx"),
+        workbook_dir=env.get("HUB_WORKBOOK_DIR", "").strip() or str(INSTANCE_DIR),
         google_service_account_file=parse_existing_file(
             "HUB_GOOGLE_SERVICE_ACCOUNT_FILE", env.get("HUB_GOOGLE_SERVICE_ACCOUNT_FILE", "")),
         max_upload_bytes=parse_int("HUB_MAX_UPLOAD_BYTES", env.get("HUB_MAX_UPLOAD_BYTES", str(256 * 1024 * 1024)), 1),

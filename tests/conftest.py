@@ -15,8 +15,8 @@ import uuid
 os.environ["HUB_ENV"] = "test"
 os.environ["HUB_SECRET_KEY"] = "test-secret-key-" + "x" * 32
 os.environ["HUB_ADMIN_TOKEN"] = "test-admin-token-0123456789"
-os.environ["HUB_WORKBOOK_PATH"] = os.path.join(tempfile.mkdtemp(prefix="hub-tests-"), "workbook.xlsx")
-for name in ("HUB_DATABASE_URL", "HUB_REDIS_URL", "HUB_GOOGLE_SERVICE_ACCOUNT_FILE"):
+os.environ["HUB_WORKBOOK_DIR"] = tempfile.mkdtemp(prefix="hub-tests-")
+for name in ("HUB_DATABASE_URL", "HUB_REDIS_URL", "HUB_GOOGLE_SERVICE_ACCOUNT_FILE", "HUB_WORKBOOK_PATH"):
     os.environ.pop(name, None)
 
 import pytest

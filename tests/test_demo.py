@@ -26,7 +26,7 @@ def demo_env(request, tmp_path):
         url = f"sqlite:///{tmp_path / 'demo.sqlite3'}"
     else:
         url = request.getfixturevalue("postgres_database_factory")()
-    env = dict(os.environ, HUB_DATABASE_URL=url, HUB_WORKBOOK_PATH=str(tmp_path / "instance" / "workbook.xlsx"))
+    env = dict(os.environ, HUB_DATABASE_URL=url, HUB_WORKBOOK_DIR=str(tmp_path / "instance"))
     return env, url, tmp_path / "instance"
 
 
@@ -41,7 +41,7 @@ def test_running_the_demo_twice_gives_every_row_ok_unchanged_and_push_workbook_e
     assert first.returncode == 0, first.stderr[-2000:]
     today = utcnow().date()
     ios = {io.io_id: io for io in rows(url, IoBooking)}
-    book = folder / "workbook.xlsx"
+    book = folder / "workbook-demo.xlsx"
     sheet_status = dict(zip(tab(book, "io_bookings")["io_id"], tab(book, "io_bookings")["status"]))
     assert {io_id: io.status for io_id, io in ios.items()} == sheet_status, "the sheet shows the hub's statuses"
     completed_by_hub = [io for io in ios.values() if io.status == "completed" and io.delivered_at is not None]
@@ -64,7 +64,7 @@ def test_running_the_demo_twice_gives_every_row_ok_unchanged_and_push_workbook_e
 
 
 def push_workbook_exits_like_hub_import_and_its_status_url_answers(env, url, folder):
-    book = folder / "workbook.xlsx"
+    book = folder / "workbook-demo.xlsx"
     landed = hub(env, "push-workbook", "--tenant", "demo", "--tab", "io_bookings")
     assert landed.returncode == 0, landed.stderr[-2000:]
     summary = json.loads(landed.stdout)
@@ -92,11 +92,12 @@ def push_workbook_exits_like_hub_import_and_its_status_url_answers(env, url, fol
     unusable = hub(env, "push-workbook", "--tenant", "demo", "--tab", "io_bookings")
     assert unusable.returncode == 2 and json.loads(unusable.stdout)["status"] == "failed"
 
-    missing = hub(dict(env, HUB_WORKBOOK_PATH=str(folder / "nope.xlsx")), "push-workbook", "--tenant", "demo",
+    missing = hub(dict(env, HUB_WORKBOOK_DIR=str(folder / "nope")), "push-workbook", "--tenant", "demo",
                   "--tab", "io_bookings")
     assert missing.returncode == 2
     assert missing.stderr.strip().splitlines() == [
-        f"Error: no workbook at {folder / 'nope.xlsx'} (HUB_WORKBOOK_PATH): run 'python -m hub demo --no-serve' to make one"]
+        f"Error: no workbook at {folder / 'nope' / 'workbook-demo.xlsx'} (the tenant's in HUB_WORKBOOK_DIR): "
+        "run 'python -m hub demo --no-serve' to make the demo's"]
 
 
 def test_committed_samples_are_the_generator_at_its_fixed_anchor(tmp_path):

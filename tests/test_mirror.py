@@ -22,7 +22,7 @@ IO_HEADER = ["io_id", "flight_start", "flight_end", "episode_id", "status"]
 
 def push_tab(client, workbook, tab: str) -> dict:
     """Push what the tab shows now, as the Apps Script would; returns the import's outcome per row."""
-    text = json.dumps(workbook_push(str(workbook), tab, spreadsheet_id="sheet-1"))
+    text = json.dumps(workbook_push(str(workbook), tab, spreadsheet_id=workbook.stem))  # the file is the spreadsheet
     accepted = client.post("/webhooks/sheets/acme", data=text, headers=sign(FIXTURE["secret"], text))
     assert accepted.status_code == 202, accepted.get_json()
     import_id = accepted.get_json()["import_id"]

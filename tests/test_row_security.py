@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.orm import Session
 
 from hub import create_app
-from hub.db import owner_engine, session_scope
-from hub.jobs.imports import reconcile_imports
 from hub.config import load_settings
-from hub.models import EtlImport, MetricsDaily, utcnow
+from hub.db import for_tenant, get_engine, owner_engine, session_scope
+from hub.jobs.imports import reconcile_imports
+from hub.models import Base, EtlImport, MetricsDaily, utcnow
 from hub.row_security import tenant_tables
-from hub.models import Base
 from tests.conftest import make_tenant
 from tests.helpers import import_text, observer, upload_csv
 
@@ -105,14 +105,18 @@ def test_a_session_that_never_said_its_tenant_sees_no_rows_and_writes_none(postg
 def test_the_scope_lasts_for_every_transaction_of_the_session_and_never_leaks_through_the_pool(postgres_url,
                                                                                            two_tenants):
     alpha, _beta = two_tenants
-    with session_scope(postgres_url, tenant_id=alpha["id"]) as session:
-        session.commit()  # a new transaction begins with the same scope
-        assert tenant_ids_in(session, "metrics_daily") == {alpha["id"]}
-        pid = session.execute(text("SELECT pg_backend_pid()")).scalar()
-    with session_scope(postgres_url) as session:  # most likely the very same pooled connection
-        assert session.execute(text("SELECT pg_backend_pid()")).scalar() == pid
-        assert session.execute(text("SELECT current_setting('hub.tenant_id', true)")).scalar() in ("", None)
-        assert tenant_ids_in(session, "metrics_daily") == set()
+    with get_engine(postgres_url).connect() as connection:  # one pooled connection, used twice
+        scoped = for_tenant(Session(bind=connection), alpha["id"])
+        scoped.execute(text("SELECT 1"))
+        scoped.commit()  # a new transaction begins with the same scope
+        assert tenant_ids_in(scoped, "metrics_daily") == {alpha["id"]}
+        scoped.commit()
+        scoped.close()
+        after = Session(bind=connection)  # the next unit of work on that connection, unscoped
+        assert after.execute(text("SELECT current_user")).scalar() == "hub_app"
+        assert after.execute(text("SELECT current_setting('hub.tenant_id', true)")).scalar() in ("", None)
+        assert tenant_ids_in(after, "metrics_daily") == set()
+        after.close()
 
 
 def test_the_api_of_one_tenant_reads_only_its_rows_through_the_policies(postgres_url, two_tenants, monkeypatch):

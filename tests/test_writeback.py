@@ -17,6 +17,7 @@ from tests.helpers import observer
 from hub.ingest.intake import create_import
 from hub.ingest.tables import TABLES
 from hub.models import EtlImport
+from hub.sheets.ownership import register
 from hub.sheets.targets import GoogleSheetsTarget, LocalWorkbookTarget
 from hub.sheets.writeback import write_back
 from hub.tenants import set_secret, tenant_by_slug
@@ -24,6 +25,7 @@ from tests.conftest import SECRET_KEY, make_tenant
 from tests.test_sheets_webhook import FIXTURE, sign
 
 FIXTURE_PUSH = json.loads(FIXTURE["body"])
+SHEET = FIXTURE_PUSH["spreadsheet_id"]  # every push of this file comes from acme's one spreadsheet
 
 
 def sheet_rows(push: dict) -> list[list[str]]:
@@ -51,8 +53,8 @@ def acme_app(database_url, tmp_path):
     set_secret(session, tenant_by_slug(session, "acme"), "sheets", FIXTURE["secret"], SECRET_KEY)
     session.commit()
     session.close()
-    workbook = tmp_path / "sheet.xlsx"
-    return create_app({"database_url": database_url, "workbook_path": str(workbook)}), workbook
+    workbook = tmp_path / f"{SHEET}.xlsx"  # the local workbook folder holds a file per spreadsheet
+    return create_app({"database_url": database_url, "workbook_dir": str(tmp_path)}), workbook
 
 
 def push(client, body: dict):
@@ -100,7 +102,7 @@ def test_rows_inserted_above_do_not_get_someone_elses_status(acme_app, database_
 
 def test_a_refused_push_tells_every_row_why(acme_app):
     app, workbook = acme_app
-    body = {"push_id": "p-header", "spreadsheet_id": "s", "sheet": "io_bookings",
+    body = {"push_id": "p-header", "spreadsheet_id": SHEET, "sheet": "io_bookings",
             "header": ["io_id", "flight_start"], "rows": [{"row_number": 2, "values": ["IO-1", "2025-01-01"]}]}
     make_workbook(workbook, "io_bookings", [["io_id", "flight_start"], ["IO-1", "2025-01-01"]])
     push(app.test_client(), body)
@@ -110,8 +112,8 @@ def test_a_refused_push_tells_every_row_why(acme_app):
 
 
 def test_local_workbook_writes_text_never_formulas(tmp_path):
-    target = LocalWorkbookTarget(str(tmp_path / "w.xlsx"))
-    target.write_cells("s", "t", [(1, 1, "=1+1")])
+    target = LocalWorkbookTarget(str(tmp_path))
+    target.write_cells("w", "t", [(1, 1, "=1+1")])
     cell = load_workbook(tmp_path / "w.xlsx")["t"]["A1"]
     assert (cell.value, cell.data_type) == ("=1+1", "s")
 
@@ -140,11 +142,11 @@ def stored_push(database_url, row_count: int) -> str:
     tenant = make_tenant(database_url, "acme")
     header = ["day", "episode_id", "source", "downloads"]
     rows = [{"row_number": n + 2, "values": [f"2025-01-{n % 28 + 1:02d}", f"ep-{n}", "manual", "1"]} for n in range(row_count)]
-    body = {"push_id": f"p{row_count}", "spreadsheet_id": "SHEET123", "sheet": "metrics_daily", "header": header, "rows": rows}
+    body = {"push_id": f"p{row_count}", "spreadsheet_id": SHEET, "sheet": "metrics_daily", "header": header, "rows": rows}
     session = observer(database_url)
     imp, _ = create_import(session, tenant_id=tenant["id"], source="sheets", table_name="metrics_daily",
                            input_format="sheet_push", payload=json.dumps(body).encode(),
-                           context={"spreadsheet_id": "SHEET123", "sheet": "metrics_daily", "track_rows": True})
+                           context={"spreadsheet_id": SHEET, "sheet": "metrics_daily", "track_rows": True})
     imp.status = "completed"
     imp.row_outcomes = {str(r["row_number"]): "inserted" for r in rows}
     session.commit()
@@ -165,10 +167,10 @@ def mock_sheets(wire, values):
     wire.add(responses.POST, TOKEN_URI, json={"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"})
     # Shapes from the Sheets API v4 reference: spreadsheets.values/get returns a ValueRange,
     # spreadsheets.values/batchUpdate returns totals and per-range responses.
-    wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"),
+    wire.add(responses.GET, re.compile(rf"{SHEETS}/{SHEET}/values/.*"),
              json={"range": "metrics_daily!A1:E10001", "majorDimension": "ROWS", "values": values})
-    wire.add(responses.POST, f"{SHEETS}/SHEET123/values:batchUpdate",
-             json={"spreadsheetId": "SHEET123", "totalUpdatedRows": 1, "totalUpdatedColumns": 2,
+    wire.add(responses.POST, f"{SHEETS}/{SHEET}/values:batchUpdate",
+             json={"spreadsheetId": SHEET, "totalUpdatedRows": 1, "totalUpdatedColumns": 2,
                    "totalUpdatedCells": 2, "totalUpdatedSheets": 1, "responses": []})
 
 
@@ -202,12 +204,12 @@ def test_gspread_retries_429_and_5xx_with_backoff(database_url, service_account_
     import_id, values = stored_push(database_url, 3)
     with responses.RequestsMock() as wire:
         wire.add(responses.POST, TOKEN_URI, json={"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"})
-        wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"), status=429,
+        wire.add(responses.GET, re.compile(rf"{SHEETS}/{SHEET}/values/.*"), status=429,
                  json={"error": {"code": 429, "message": "Quota exceeded", "status": "RESOURCE_EXHAUSTED"}})
-        wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"), status=503,
+        wire.add(responses.GET, re.compile(rf"{SHEETS}/{SHEET}/values/.*"), status=503,
                  json={"error": {"code": 503, "message": "The service is currently unavailable.", "status": "UNAVAILABLE"}})
-        wire.add(responses.GET, re.compile(rf"{SHEETS}/SHEET123/values/.*"), json={"values": values})
-        wire.add(responses.POST, f"{SHEETS}/SHEET123/values:batchUpdate", json={"spreadsheetId": "SHEET123"})
+        wire.add(responses.GET, re.compile(rf"{SHEETS}/{SHEET}/values/.*"), json={"values": values})
+        wire.add(responses.POST, f"{SHEETS}/{SHEET}/values:batchUpdate", json={"spreadsheetId": SHEET})
         result = run_write_back(database_url, import_id, GoogleSheetsTarget.from_service_account_file(service_account_file))
     assert result.written == 3
     assert slept == [2, 4]
@@ -221,10 +223,10 @@ def test_push_workbook_command_drives_the_whole_sheets_loop(database_url, tmp_pa
 
     from hub.cli import main
 
-    workbook = tmp_path / "book.xlsx"
+    workbook = tmp_path / "workbook-demo.xlsx"  # the demo tenant's local workbook in HUB_WORKBOOK_DIR
     shutil.copyfile("samples/hub_samples.xlsx", workbook)
     make_tenant(database_url, "demo")
-    hub_env(database_url, HUB_WORKBOOK_PATH=str(workbook))
+    hub_env(database_url, HUB_WORKBOOK_DIR=str(tmp_path))
     result = CliRunner().invoke(main, ["push-workbook", "--tenant", "demo", "--tab", "io_bookings"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["status"] == "completed"
@@ -243,12 +245,12 @@ def test_hub_results_tab_shows_each_ios_delivery_and_results(acme_app, database_
     make_workbook(workbook, "io_bookings", [["io_id", "flight_start", "flight_end", "episode_id", "booked_impressions",
                                              "booked_cpm_cents", "promo_code", "status"]])
     client = app.test_client()
-    push(client, {"push_id": "p-io", "spreadsheet_id": "s", "sheet": "io_bookings",
+    push(client, {"push_id": "p-io", "spreadsheet_id": SHEET, "sheet": "io_bookings",
                   "header": ["io_id", "flight_start", "flight_end", "episode_id", "booked_impressions",
                              "booked_cpm_cents", "promo_code", "status"],
                   "rows": [{"row_number": 2, "values": ["IO-1", "2025-01-01", "2099-12-31", "007", "10,000", "2500",
                                                         "CODE1", "live"]}]})
-    push(client, {"push_id": "p-m", "spreadsheet_id": "s", "sheet": "metrics_daily",
+    push(client, {"push_id": "p-m", "spreadsheet_id": SHEET, "sheet": "metrics_daily",
                   "header": ["day", "episode_id", "source"] + ["downloads"],
                   "rows": [{"row_number": 2, "values": ["2025-01-06", "007", "buzzsprout", "1,500"]}]})
     tab = read_tab(workbook, "hub_results")
@@ -274,17 +276,18 @@ def test_gspread_results_tab_costs_the_same_calls_whatever_the_ios(database_url,
     assert import_text(database_url, tenant["id"], "io_bookings", body)["counts"]["inserted"] == io_count
     session = observer(database_url)
     create_import(session, tenant_id=tenant["id"], source="sheets", table_name="io_bookings", input_format="sheet_push",
-                  payload=b"{}", context={"spreadsheet_id": "SHEET123", "sheet": "io_bookings"})
+                  payload=b"{}", context={"spreadsheet_id": SHEET, "sheet": "io_bookings"})
+    register(session, tenant["id"], SHEET)  # results go only to a spreadsheet of the tenant's
     session.commit()
     with responses.RequestsMock() as wire:
         wire.add(responses.POST, TOKEN_URI, json={"access_token": "ya29.test", "expires_in": 3600, "token_type": "Bearer"})
         # spreadsheets.get with fields=sheets.properties.title (Sheets API v4 reference: Spreadsheet resource).
-        wire.add(responses.GET, f"{SHEETS}/SHEET123", json={"sheets": [{"properties": {"title": "io_bookings"}}]})
-        wire.add(responses.POST, f"{SHEETS}/SHEET123:batchUpdate", json={"spreadsheetId": "SHEET123", "replies": [{}]})
-        wire.add(responses.POST, re.compile(rf"{SHEETS}/SHEET123/values/.*:clear"),
-                 json={"spreadsheetId": "SHEET123", "clearedRange": "hub_results!A1:Z1000"})
-        wire.add(responses.PUT, re.compile(rf"{SHEETS}/SHEET123/values/.*"),
-                 json={"spreadsheetId": "SHEET123", "updatedRows": io_count + 1})
+        wire.add(responses.GET, f"{SHEETS}/{SHEET}", json={"sheets": [{"properties": {"title": "io_bookings"}}]})
+        wire.add(responses.POST, f"{SHEETS}/{SHEET}:batchUpdate", json={"spreadsheetId": SHEET, "replies": [{}]})
+        wire.add(responses.POST, re.compile(rf"{SHEETS}/{SHEET}/values/.*:clear"),
+                 json={"spreadsheetId": SHEET, "clearedRange": "hub_results!A1:Z1000"})
+        wire.add(responses.PUT, re.compile(rf"{SHEETS}/{SHEET}/values/.*"),
+                 json={"spreadsheetId": SHEET, "updatedRows": io_count + 1})
         written = write_results(session, GoogleSheetsTarget.from_service_account_file(service_account_file),
                                 tenant["id"], datetime(2025, 1, 16).date())
         calls = [(c.request.method, c.request.url.split("?")[0].rsplit("/", 1)[-1]) for c in wire.calls
@@ -318,7 +321,7 @@ def test_matches_tab_lists_the_top_scores(acme_app, database_url):
     session.add_all([Match(tenant_id=tenant_id, advertiser_id="spon-a", podcast_id="pod-1", score=72.5, rationale="big audience"),
                      Match(tenant_id=tenant_id, advertiser_id="spon-b", podcast_id="pod-1", score=91.0, rationale="converts")])
     session.commit()
-    write_results(session, LocalWorkbookTarget(str(workbook)), tenant_id, datetime(2025, 1, 16).date())
+    write_results(session, LocalWorkbookTarget(str(workbook.parent)), tenant_id, datetime(2025, 1, 16).date())
     session.close()
     tab = read_tab(workbook, "matches")
     assert [row[:3] for row in tab] == [["advertiser_id", "podcast_id", "score"], ["spon-b", "pod-1", 91.0],
@@ -334,10 +337,11 @@ def test_results_tab_keeps_text_that_looks_like_a_formula_as_text(database_url, 
     assert import_text(database_url, tenant["id"], "io_bookings", body)["counts"]["inserted"] == 1
     session = observer(database_url)
     create_import(session, tenant_id=tenant["id"], source="sheets", table_name="io_bookings", input_format="sheet_push",
-                  payload=b"{}", context={"spreadsheet_id": "s", "sheet": "io_bookings"})
+                  payload=b"{}", context={"spreadsheet_id": SHEET, "sheet": "io_bookings"})
+    register(session, tenant["id"], SHEET)  # results go only to a spreadsheet of the tenant's
     session.commit()
-    workbook = tmp_path / "results.xlsx"
-    write_results(session, LocalWorkbookTarget(str(workbook)), tenant["id"], datetime(2025, 1, 16).date())
+    workbook = tmp_path / f"{SHEET}.xlsx"
+    write_results(session, LocalWorkbookTarget(str(tmp_path)), tenant["id"], datetime(2025, 1, 16).date())
     session.close()
     cells = load_workbook(workbook)["hub_results"][2]
     assert (cells[0].value, cells[0].data_type) == ("=1+1", "s")
@@ -349,14 +353,14 @@ def test_ignored_columns_are_named_in_the_sheet_and_a_near_miss_refuses_every_ro
     app, workbook = acme_app
     header = ["day", "episode_id", "source", "downloads", "notes"]
     make_workbook(workbook, "metrics_daily", [header, ["2025-01-06", "007", "manual", "12", "good week"]])
-    push(app.test_client(), {"push_id": "p-notes", "spreadsheet_id": "s", "sheet": "metrics_daily", "header": header,
+    push(app.test_client(), {"push_id": "p-notes", "spreadsheet_id": SHEET, "sheet": "metrics_daily", "header": header,
                              "rows": [{"row_number": 2, "values": ["2025-01-06", "007", "manual", "12", "good week"]}]})
     tab = read_tab(workbook, "metrics_daily")
     assert tab[1][tab[0].index("hub_status")] == "ok: inserted; ignored column 'notes'"
 
     typo = ["day", "episode_id", "source", "downlaods"]
     make_workbook(workbook, "metrics_daily", [typo, ["2025-01-07", "007", "manual", "12"]])
-    push(app.test_client(), {"push_id": "p-typo", "spreadsheet_id": "s", "sheet": "metrics_daily", "header": typo,
+    push(app.test_client(), {"push_id": "p-typo", "spreadsheet_id": SHEET, "sheet": "metrics_daily", "header": typo,
                              "rows": [{"row_number": 2, "values": ["2025-01-07", "007", "manual", "12"]}]})
     tab = read_tab(workbook, "metrics_daily")
     assert tab[1][tab[0].index("hub_status")] == (

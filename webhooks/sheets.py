@@ -14,6 +14,7 @@ from hub.ingest.tables import SHEET_TABLES, switched_off
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
 from hub.request_limits import bounded_json_loads
+from hub.sheets.ownership import SpreadsheetRefused, accept_push_from, checked_spreadsheet_id, touch
 from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings, webhook_body
 
@@ -77,6 +78,16 @@ def receive_push(tenant_slug: str):
         return json_error(422, refusal)
     if not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
         return json_error(422, "body: expected 'header' (a list of column names) and 'rows' (a list of {row_number, values})")
+    try:
+        spreadsheet_id = checked_spreadsheet_id(push.get("spreadsheet_id"))
+        # Signed by this tenant is not enough: the spreadsheet must be its own, or the hub would read
+        # and write another tenant's sheet on this tenant's say-so.
+        accept_push_from(session, tenant.id, tenant.slug, spreadsheet_id)
+    except SpreadsheetRefused as refusal:
+        return json_error(403, str(refusal))
+    except ValueError as error:
+        return json_error(422, str(error))
+    touch(session, tenant.id, spreadsheet_id)
 
     # The spreadsheet's own locale (the Apps Script sends getSpreadsheetLocale(), e.g. de_DE): its text
     # cells are read the way that sheet shows numbers and dates.
@@ -92,9 +103,9 @@ def receive_push(tenant_slug: str):
         table_name=sheet,
         input_format="sheet_push",
         payload=body,
-        filename=f"{push.get('spreadsheet_id', '')}/{sheet}"[:300],
+        filename=f"{spreadsheet_id}/{sheet}"[:300],
         dedupe_key=push_id,
-        context={"spreadsheet_id": push.get("spreadsheet_id"), "sheet": sheet,
+        context={"spreadsheet_id": spreadsheet_id, "sheet": sheet,
                  **({"locale": locale} if locale else {}), **({"time_zone": time_zone[:64]} if time_zone else {})},
     )
     if not created:  # the same push_id again: the same import, nothing processed twice

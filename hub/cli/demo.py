@@ -31,7 +31,8 @@ def push_local_tab(settings, tenant_slug: str, tab: str) -> dict:
 
     from .. import create_app
     from ..db import session_scope
-    from ..sheets.local_push import signed_request, workbook_push
+    from ..sheets.local_push import local_spreadsheet_id, signed_request, workbook_push
+    from ..sheets.targets import local_workbook_path
     from ..tenants import read_secret, tenant_by_slug
 
     with session_scope(settings.database_url) as session:
@@ -39,11 +40,13 @@ def push_local_tab(settings, tenant_slug: str, tab: str) -> dict:
         secret = read_secret(session, found.id, "sheets", settings.secret_key) if found else None
     if secret is None:
         raise Unusable(f"no tenant {tenant_slug!r} with a sheets secret: create it with 'python -m hub tenant create'")
-    path = Path(settings.workbook_path)
+    spreadsheet_id = local_spreadsheet_id(tenant_slug)
+    path = local_workbook_path(settings.workbook_dir, spreadsheet_id)
     if not path.is_file():
-        raise Unusable(f"no workbook at {path} (HUB_WORKBOOK_PATH): run 'python -m hub demo --no-serve' to make one")
+        raise Unusable(f"no workbook at {path} (the tenant's in HUB_WORKBOOK_DIR): "
+                       "run 'python -m hub demo --no-serve' to make the demo's")
     try:
-        push = workbook_push(str(path), tab)
+        push = workbook_push(str(path), tab, spreadsheet_id)
     except KeyError:
         raise Unusable(f"workbook {path} has no tab {tab!r}") from None
     except (InvalidFileException, zipfile.BadZipFile, OSError) as error:
@@ -83,7 +86,8 @@ def counts_line(tab: str, summary: dict) -> str:
               help="Where the app is served, for the status URL.")
 @click.option("--errors", "errors_shown", default=20, show_default=True, help="Row errors to print.")
 def push_workbook(tenant_slug: str, tab: str, base_url: str, errors_shown: int) -> None:
-    """Push a tab of the local workbook (HUB_WORKBOOK_PATH) as the Apps Script would; statuses are written back into it.
+    """Push a tab of the tenant's local workbook (HUB_WORKBOOK_DIR/workbook-<tenant>.xlsx) as the Apps Script
+    would; statuses are written back into it.
 
     Exit 0: every row landed; 1: some rows refused; 2: the push was unusable (no workbook, a bad header...)."""
     summary = pushed_summary(settings_or_exit(), tenant_slug, tab, base_url)
@@ -108,15 +112,17 @@ def write_sample_workbook(path: Path, today: dt.date) -> tuple[int, int]:
 def demo(port: int, no_serve: bool) -> None:
     """Migrate, create the 'demo' tenant, push the sample workbook through the sheets webhook, then serve.
 
-    The demo's files (the workbook, demo_tenant.json) live in HUB_WORKBOOK_PATH's folder (instance/ by default)."""
+    The demo's files (workbook-demo.xlsx, demo_tenant.json) live in HUB_WORKBOOK_DIR (instance/ by default)."""
     from ..db import session_scope
     from ..migrate import upgrade
     from ..models import utcnow
+    from ..sheets.local_push import local_spreadsheet_id
+    from ..sheets.targets import local_workbook_path
     from ..tenants import create_tenant, tenant_by_slug
 
     settings = settings_or_exit()
     upgrade(settings.database_url)
-    workbook = Path(settings.workbook_path)
+    workbook = local_workbook_path(settings.workbook_dir, local_spreadsheet_id("demo"))
     workbook.parent.mkdir(parents=True, exist_ok=True)
     with session_scope(settings.database_url) as session:
         issued = None

@@ -5,7 +5,7 @@ import json
 
 import click
 
-from . import main, settings_or_exit
+from . import main, settings_or_exit, tenant_id_or_exit
 from .secret_input import STDIN, read_secret, refuse_argv_secret
 
 
@@ -110,3 +110,54 @@ def tenant_list() -> None:
     with session_scope(settings_or_exit().database_url) as session:
         for found in session.scalars(select(Tenant).order_by(Tenant.slug)):
             click.echo(f"{found.slug}\t{found.name}")
+
+
+@tenant.command("add-sheet")
+@click.argument("slug")
+@click.argument("spreadsheet_id")
+def tenant_add_sheet(slug: str, spreadsheet_id: str) -> None:
+    """Register SPREADSHEET_ID (the /d/<id>/ part of the sheet's URL) to tenant SLUG: its pushes are
+    accepted, and the hub writes back into it. A spreadsheet belongs to one tenant."""
+    from ..db import session_scope
+    from ..sheets.ownership import SpreadsheetRefused, register
+
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, slug)
+    try:
+        with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+            added = register(session, tenant_id, spreadsheet_id)
+    except (SpreadsheetRefused, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"spreadsheet {spreadsheet_id} {'registered to' if added else 'was already registered to'} {slug}")
+
+
+@tenant.command("remove-sheet")
+@click.argument("slug")
+@click.argument("spreadsheet_id")
+def tenant_remove_sheet(slug: str, spreadsheet_id: str) -> None:
+    """Unregister SPREADSHEET_ID from SLUG: its pushes are refused and nothing is written into it."""
+    from ..db import session_scope
+    from ..sheets.ownership import unregister
+
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, slug)
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        removed = unregister(session, tenant_id, spreadsheet_id)
+    if not removed:
+        raise click.ClickException(f"spreadsheet {spreadsheet_id} is not registered to {slug}")
+    click.echo(f"spreadsheet {spreadsheet_id} no longer registered to {slug}")
+
+
+@tenant.command("sheets")
+@click.argument("slug")
+def tenant_sheets(slug: str) -> None:
+    """The spreadsheets registered to SLUG: id, how it was bound, when it last pushed."""
+    from ..db import session_scope
+    from ..sheets.ownership import spreadsheets_of
+
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, slug)
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        for found in spreadsheets_of(session, tenant_id):
+            pushed = found.last_pushed_at.isoformat(timespec="seconds") if found.last_pushed_at else "never pushed"
+            click.echo(f"{found.spreadsheet_id}\t{found.bound_by}\t{pushed}")

@@ -8,6 +8,7 @@ from ..db import for_owner_of, session_scope
 from ..ingest.tables import TABLES
 from ..models import FINISHED_STATUSES, EtlImport, utcnow
 from ..sheets.mirror import mirror_to_sheet
+from ..sheets.ownership import TenantSheets
 from ..sheets.results import write_results
 from ..sheets.targets import target_for
 from ..sheets.writeback import write_back
@@ -17,12 +18,17 @@ from .queue import JobSpec
 log = logging.getLogger(__name__)
 
 
+def tenant_sheets(settings: Settings, session, tenant_id: int) -> TenantSheets:
+    """The sheets (Google, or the local workbooks) as this tenant may touch them: its own spreadsheets only."""
+    return TenantSheets(target_for(settings), session, tenant_id)
+
+
 def execute_write_back(settings: Settings, import_id: str) -> dict:
     with session_scope(settings.database_url) as session:
         imp = for_owner_of(session, EtlImport, import_id)
         if imp is None or imp.status not in FINISHED_STATUSES:
             raise LookupError(f"import {import_id} is not finished; nothing to write back yet")
-        result = write_back(session, target_for(settings), imp, TABLES[imp.table_name].key)
+        result = write_back(session, tenant_sheets(settings, session, imp.tenant_id), imp, TABLES[imp.table_name].key)
         tenant_id = imp.tenant_id
         session.commit()  # what the sheet's cells now hold (hub/sheets/mirror.py)
     # One queued refresh serves every push that lands before it runs: 50 pushes, not 50 rewrites.
@@ -45,7 +51,7 @@ def enqueue_write_back(settings: Settings, import_id: str) -> str:
 
 def execute_results(settings: Settings, tenant_id: int) -> int | None:
     with session_scope(settings.database_url, tenant_id=tenant_id) as session:
-        return write_results(session, target_for(settings), tenant_id, utcnow().date())
+        return write_results(session, tenant_sheets(settings, session, tenant_id), tenant_id, utcnow().date())
 
 
 def results_job(tenant_id: int) -> int | None:
@@ -63,7 +69,7 @@ def enqueue_results(settings: Settings, tenant_id: int) -> str:
 def execute_mirror(settings: Settings, tenant_id: int, table: str) -> int | None:
     """Put the hub's values (IO statuses, deal stages) into the tenant's sheet cells that still show the old ones."""
     with session_scope(settings.database_url, tenant_id=tenant_id) as session:
-        written = mirror_to_sheet(session, target_for(settings), tenant_id, table)
+        written = mirror_to_sheet(session, tenant_sheets(settings, session, tenant_id), tenant_id, table)
         session.commit()
         return written
 

@@ -68,3 +68,4 @@ class TenantSpreadsheet(Base):
     spreadsheet_id: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
     bound_by: Mapped[str] = mapped_column(String(20), nullable=False)  # 'cli' or 'first push'
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    last_pushed_at: Mapped[datetime | None] = mapped_column(Timestamp)  # the latest one gets hub_results

@@ -20,7 +20,12 @@ from .writeback import STATUS_COLUMN, SYNCED_COLUMN
 HUB_COLUMNS = {STATUS_COLUMN, SYNCED_COLUMN}
 
 
-def workbook_push(path: str, tab: str, spreadsheet_id: str = "local-workbook") -> dict:
+def local_spreadsheet_id(tenant_slug: str) -> str:
+    """The spreadsheet id of a tenant's local workbook, `workbook-<slug>` (the file HUB_WORKBOOK_DIR/workbook-<slug>.xlsx)."""
+    return f"workbook-{tenant_slug}"
+
+
+def workbook_push(path: str, tab: str, spreadsheet_id: str) -> dict:
     sheet = load_workbook(path, read_only=True, data_only=True)[tab]
     rows = list(sheet.iter_rows(values_only=True))
     header = [display_text(cell) for cell in rows[0]] if rows else []

@@ -7,8 +7,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import EtlImport, IoBooking, Match, utcnow
+from ..models import IoBooking, Match, utcnow
 from ..workflows.io_summary import io_summary
+from .ownership import latest_spreadsheet
 from .targets import DAY, MOMENT, MONEY, RATIO, WHOLE, Cell, NumberFormat, SheetTarget
 
 RESULTS_TAB = "hub_results"
@@ -55,16 +56,9 @@ def matches_rows(session: Session, tenant_id: int) -> list[list[Cell]]:
     return rows
 
 
-def tenant_spreadsheet(session: Session, tenant_id: int) -> str | None:
-    """The spreadsheet this tenant last pushed from: where its results belong."""
-    latest = session.scalars(select(EtlImport).where(EtlImport.tenant_id == tenant_id, EtlImport.source == "sheets")
-                             .order_by(EtlImport.created_at.desc()).limit(1)).first()
-    return (latest.context or {}).get("spreadsheet_id") if latest else None
-
-
 def write_results(session: Session, target: SheetTarget, tenant_id: int, today: date) -> int | None:
     """Replace the tenant's hub_results tab; returns the IO rows written, or None with no known spreadsheet."""
-    spreadsheet_id = tenant_spreadsheet(session, tenant_id)
+    spreadsheet_id = latest_spreadsheet(session, tenant_id)
     if spreadsheet_id is None:
         return None
     rows = results_rows(session, tenant_id, today)

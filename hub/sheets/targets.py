@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -17,6 +18,9 @@ from typing import Iterator, Protocol
 from gspread.http_client import BackOffHTTPClient
 
 SHEETS_SCOPES = ["https://www.googleapis.com/auth/spreadsheets"]
+# Google's spreadsheet ids are letters, digits, '-' and '_' (the /d/<id>/ part of a sheet's URL). The
+# local workbook names its files after them, so nothing else may pass (no '/', no '..').
+SPREADSHEET_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,199}$")
 # Sheets and Excel count days from 1899-12-30; a date written as a number is this many days later.
 SERIAL_EPOCH = datetime(1899, 12, 30)
 
@@ -162,50 +166,63 @@ def display_text(value: object) -> str:
     return str(value)
 
 
-class LocalWorkbookTarget:
-    """An .xlsx file (HUB_WORKBOOK_PATH) with one tab per table, for laptops and tests without Google."""
+def local_workbook_path(folder: str | Path, spreadsheet_id: str) -> Path:
+    """The file that stands in for a spreadsheet: `<folder>/<spreadsheet id>.xlsx`. Only a plain id passes
+    (letters, digits, '-', '_'), so a push cannot name a path outside the folder."""
+    if not SPREADSHEET_ID.match(spreadsheet_id or ""):
+        raise ValueError(f"spreadsheet_id: expected letters, digits, '-' or '_', found {spreadsheet_id!r}")
+    return Path(folder) / f"{spreadsheet_id}.xlsx"
 
-    def __init__(self, path: str):
-        self.path = Path(path)
+
+class LocalWorkbookTarget:
+    """For laptops and tests without Google: each spreadsheet is an .xlsx file in one folder
+    (HUB_WORKBOOK_DIR), one tab per table. Each tenant's spreadsheets are its own files."""
+
+    def __init__(self, folder: str | Path):
+        self.folder = Path(folder)
 
     @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(self.path.suffix + ".lock"), "w") as lock:
+    def _locked(self, path: Path) -> Iterator[None]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.with_suffix(path.suffix + ".lock"), "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)  # several workers may write back at once
             yield
 
-    def _open(self):
+    @staticmethod
+    def _open(path: Path):
         from openpyxl import Workbook, load_workbook
 
-        if self.path.exists():
-            return load_workbook(self.path)
+        if path.exists():
+            return load_workbook(path)
         workbook = Workbook()
         workbook.remove(workbook.active)
         return workbook
 
     def read_values(self, spreadsheet_id: str, tab: str) -> list[list[str]]:
-        with self._locked():
-            workbook = self._open()
+        path = local_workbook_path(self.folder, spreadsheet_id)
+        with self._locked(path):
+            workbook = self._open(path)
             if tab not in workbook.sheetnames:
                 return []
             return [[display_text(v) for v in row] for row in workbook[tab].iter_rows(values_only=True)]
 
     def write_cells(self, spreadsheet_id: str, tab: str, cells: list[tuple[int, int, str]]) -> None:
-        with self._locked():
-            workbook = self._open()
+        path = local_workbook_path(self.folder, spreadsheet_id)
+        with self._locked(path):
+            workbook = self._open(path)
             sheet = workbook[tab] if tab in workbook.sheetnames else workbook.create_sheet(tab)
             for row, col, text in cells:
                 cell = sheet.cell(row=row, column=col)
                 cell.value = text
                 cell.data_type = "s"  # openpyxl would otherwise store "=..." as a formula
-            workbook.save(self.path)
+            workbook.save(path)
 
     def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[Cell]],
                     formats: dict[int, NumberFormat] | None = None) -> None:
         formats = formats or {}
-        with self._locked():
-            workbook = self._open()
+        path = local_workbook_path(self.folder, spreadsheet_id)
+        with self._locked(path):
+            workbook = self._open(path)
             if tab in workbook.sheetnames:
                 workbook.remove(workbook[tab])
             sheet = workbook.create_sheet(tab)
@@ -219,10 +236,10 @@ class LocalWorkbookTarget:
                     cell.value = value.replace(tzinfo=None) if isinstance(value, datetime) else value
                     if row_number > 1 and column - 1 in formats:
                         cell.number_format = formats[column - 1].pattern
-            workbook.save(self.path)
+            workbook.save(path)
 
 
 def target_for(settings) -> SheetTarget:
     if settings.google_service_account_file:
         return GoogleSheetsTarget.from_service_account_file(settings.google_service_account_file)
-    return LocalWorkbookTarget(settings.workbook_path)
+    return LocalWorkbookTarget(settings.workbook_dir)

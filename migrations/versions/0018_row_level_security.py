@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("spreadsheet_id", sa.String(200), nullable=False),
         sa.Column("bound_by", sa.String(20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_pushed_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_tenant_spreadsheets"),
         sa.UniqueConstraint("spreadsheet_id", name="uq_tenant_spreadsheets_spreadsheet_id"),
     )
