@@ -143,11 +143,6 @@ def for_owner_of(session: Session, model, key):
     return row
 
 
-def scoped_tenant(session: Session) -> int | None:
-    scope = session.info.get(_SCOPE)
-    return scope[1] if scope and scope[0] == "tenant" else None
-
-
 def make_session_factory(url: str) -> sessionmaker[Session]:
     return sessionmaker(bind=get_engine(url), expire_on_commit=False)
 
