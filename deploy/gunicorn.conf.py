@@ -9,6 +9,8 @@ import os
 bind = os.environ.get("HUB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
 worker_class = "sync"
+# The app is built once in the master and forked: workers start at once and share its memory.
+preload_app = True
 
 limit_request_line = 4094          # bytes in "POST /path?query HTTP/1.1"
 limit_request_fields = 64          # headers per request (platforms send about 15)
@@ -18,3 +20,24 @@ graceful_timeout = 30
 keepalive = 5
 max_requests = 2000                # recycle workers now and then: any slow growth is returned
 max_requests_jitter = 200
+
+# gunicorn's own lines (start, worker exits, signals) as the same one-JSON-object-per-line as the hub's.
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "hub.logging_setup.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"}},
+    # The hub's own logging (hub/logging_setup.py) puts its handler on the root logger.
+    "root": {"level": "INFO", "handlers": []},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+    },
+}
+
+
+def post_fork(server, worker):
+    # A worker must not use a database connection its master opened (preload_app).
+    from hub.db import dispose_inherited_pools
+
+    dispose_inherited_pools()

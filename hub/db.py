@@ -24,6 +24,7 @@ APP_ROLE = "hub_app"
 TENANT_SETTING = "hub.tenant_id"
 ALL_TENANTS_SETTING = "hub.all_tenants"
 _SCOPE = "hub.scope"  # key in Session.info: ("tenant", id) or ("all", None)
+_ENGINES: list[Engine] = []  # every engine this process made, for `dispose_inherited_pools`
 
 
 def _prepare_sqlite(engine: Engine) -> None:
@@ -72,6 +73,7 @@ def get_engine(url: str) -> Engine:
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
     _run_as_app_role(engine)
+    _ENGINES.append(engine)
     return engine
 
 
@@ -81,7 +83,16 @@ def owner_engine(url: str) -> Engine:
     own the tables and create the policies) and database maintenance. SQLite has one engine."""
     if url.startswith("sqlite:"):
         return get_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=2)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=1, max_overflow=2)
+    _ENGINES.append(engine)
+    return engine
+
+
+def dispose_inherited_pools() -> None:
+    """In a process just forked from one that may have connected (gunicorn's preload_app): forget the
+    parent's pooled connections without closing them, so parent and child never share a socket."""
+    for engine in _ENGINES:
+        engine.dispose(close=False)
 
 
 def _is_postgresql(session: Session) -> bool:

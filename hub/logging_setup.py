@@ -48,6 +48,11 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
 ]
 
 
+# Terminal colour codes (werkzeug colours its request lines when it thinks it writes to a terminal):
+# a JSON line carries the text only.
+_ANSI_ESCAPES = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
 def redact(text: str) -> str:
     """`text` with every secret-looking value replaced by [REDACTED]."""
     if not text:
@@ -120,7 +125,7 @@ class JsonFormatter(logging.Formatter):
             .replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "message": _ANSI_ESCAPES.sub("", record.getMessage()),
         }
         for name in CONTEXT_FIELDS:
             value = record.__dict__.get(name)

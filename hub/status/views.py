@@ -73,6 +73,12 @@ def _session_cookie_settings(state) -> None:
 
 # --- probes ---------------------------------------------------------------------------------
 
+@bp.get("/")
+def home():
+    """Someone who opens the hub's address lands on the status page (its login first)."""
+    return redirect(url_for("status.admin_page"))
+
+
 @bp.get("/healthz")
 def healthz():
     """Liveness: the process answers. It checks nothing else, so a database outage does not restart it."""

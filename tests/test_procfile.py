@@ -1,0 +1,84 @@
+"""The deploy that runs: the Procfile under honcho (web on gunicorn with preload, a worker, the cron
+scheduler) against the real PostgreSQL and Redis, the way the README's deploy section starts it."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import make_tenant
+from tests.live_server import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def wait_for(check, what: str, process: subprocess.Popen, timeout: float = 60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"honcho stopped while waiting for {what}: {process.stdout.read()[-3000:]}")
+        try:
+            found = check()
+        except requests.RequestException:
+            found = None
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"no {what} within {timeout}s")
+
+
+def test_honcho_runs_the_procfile_web_worker_and_scheduler_against_postgres_and_redis(postgres_url, redis_url):
+    tenant = make_tenant(postgres_url, "acme")
+    port = free_port()
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", HUB_DATABASE_URL=postgres_url, HUB_REDIS_URL=redis_url,
+               HUB_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", HUB_ENV="production", PYTHONUNBUFFERED="1")
+    honcho = subprocess.Popen([str(BIN / "honcho"), "start", "-f", "Procfile"], cwd=ROOT, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: requests.get(f"{base}/healthz", timeout=2).status_code == 200, "healthy web", honcho)
+        home = requests.get(base, allow_redirects=False, timeout=5)
+        assert home.status_code == 302 and home.headers["Location"].endswith("/admin")
+
+        body = "day,episode_id,podcast_id,source,downloads\n2025-01-06,007,pod-1,manual,1204\n"
+        accepted = requests.post(f"{base}/api/v1/etl/upload", timeout=10,
+                                 headers={"Authorization": f"Bearer {tenant['secrets']['api']}"},
+                                 data={"table": "metrics_daily"}, files={"file": ("m.csv", body)})
+        assert accepted.status_code == 202, accepted.text
+        status_url = accepted.json()["status_url"]
+
+        def completed():
+            answer = requests.get(status_url, headers={"Authorization": f"Bearer {tenant['secrets']['api']}"}, timeout=5)
+            return answer.json() if answer.json()["status"] == "completed" else None
+
+        summary = wait_for(completed, "import completed by the Procfile's worker", honcho)
+        assert summary["counts"]["inserted"] == 1
+
+        from redis import Redis
+        from rq import Worker
+        workers = Worker.all(connection=Redis.from_url(redis_url))
+        assert len(workers) == 1 and workers[0].queue_names() == ["hub"]
+    finally:
+        os.killpg(honcho.pid, signal.SIGTERM)  # honcho stops every process it started
+        try:
+            out, _ = honcho.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(honcho.pid, signal.SIGKILL)
+            out, _ = honcho.communicate()
+    # honcho prefixes each line with "HH:MM:SS process.N | "; its own lines are "system".
+    logged = [line.split(" | ", 1) for line in out.splitlines() if " | " in line]
+    by_process = {prefix.split()[-1]: [] for prefix, _ in logged}
+    for prefix, text in logged:
+        by_process[prefix.split()[-1]].append(text)
+    assert {"web.1", "worker.1", "scheduler.1"} <= set(by_process), out[-3000:]
+    # Every line the hub's processes wrote (gunicorn's own included) is one JSON object, no colour codes.
+    for process in ("web.1", "worker.1", "scheduler.1"):
+        for text in by_process[process]:
+            assert "\x1b[" not in text and json.loads(text)["level"], (process, text)
