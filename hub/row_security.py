@@ -73,7 +73,8 @@ def create_app_role(op) -> None:
         DO $$
         BEGIN
             -- A migrating user that is not a superuser needs membership to step down to the role.
-            IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) THEN
+            IF NOT (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+               AND NOT pg_has_role(current_user, '{APP_ROLE}', 'MEMBER') THEN
                 EXECUTE format('GRANT {APP_ROLE} TO %I', current_user);
             END IF;
         END

@@ -7,6 +7,7 @@ tenant_id=…)`) and run raw SQL, so no application filter helps them.
 from __future__ import annotations
 
 import os
+import uuid
 import subprocess
 import sys
 from datetime import timedelta
@@ -192,3 +193,44 @@ def test_stepping_down_from_0018_removes_the_policies_and_up_again_restores_them
         policies = conn.execute(text("SELECT count(*) FROM pg_policies WHERE policyname = 'tenant_isolation'")).scalar()
     engine.dispose()
     assert policies == len(tenant_tables(Base.metadata))
+
+
+def test_the_documented_production_roles_an_owner_that_migrates_and_a_login_member_of_hub_app(
+        postgres_server, postgres_url):
+    """README: the owner (no superuser, CREATEROLE) runs `db upgrade`; the app logs in as a plain member
+    of hub_app, which can read and write every table and is held to each tenant's rows."""
+    run = uuid.uuid4().hex[:8]
+    owner, web, database = f"hub_owner_{run}", f"hub_web_{run}", f"hub_prod_{run}"
+    base = postgres_url.rsplit("/", 1)[0].split("://", 1)[1].split("@", 1)[1]  # host:port
+    with postgres_server.connect() as admin:
+        admin.execute(text(f"CREATE ROLE {owner} LOGIN CREATEROLE"))
+        admin.execute(text(f'CREATE DATABASE "{database}" OWNER {owner}'))
+    owner_url = f"postgresql+psycopg://{owner}@{base}/{database}"
+    web_url = f"postgresql+psycopg://{web}@{base}/{database}"
+    try:
+        env = dict(os.environ, HUB_DATABASE_URL=owner_url)
+        upgraded = subprocess.run([sys.executable, "-m", "hub", "db", "upgrade"], env=env, cwd=ROOT,
+                                  capture_output=True, text=True)
+        assert upgraded.returncode == 0, upgraded.stderr[-2000:]
+        verified = subprocess.run([sys.executable, "-m", "hub", "db", "verify"], env=env, cwd=ROOT,
+                                  capture_output=True, text=True)
+        assert verified.returncode == 0, verified.stderr[-2000:]
+        with postgres_server.connect() as admin:
+            admin.execute(text(f"CREATE ROLE {web} LOGIN IN ROLE hub_app"))
+        alpha, beta = make_tenant(web_url, "alpha"), make_tenant(web_url, "beta")
+        for who in (alpha, beta):
+            assert import_text(web_url, who["id"], "metrics_daily",
+                               METRICS.format(ep=f"ep-{who['slug']}"))["counts"]["inserted"] == 1
+        with session_scope(web_url, tenant_id=alpha["id"]) as session:
+            assert session.execute(text("SELECT current_user")).scalar() == web  # no step down needed
+            assert tenant_ids_in(session, "metrics_daily") == {alpha["id"]}
+            with pytest.raises(ProgrammingError, match="must be owner"):
+                session.execute(text("ALTER TABLE metrics_daily DISABLE ROW LEVEL SECURITY"))
+    finally:
+        for url in (web_url, owner_url):
+            get_engine(url).dispose()
+            owner_engine(url).dispose()
+        with postgres_server.connect() as admin:
+            admin.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            admin.execute(text(f"DROP ROLE IF EXISTS {web}"))
+            admin.execute(text(f"DROP ROLE IF EXISTS {owner}"))
