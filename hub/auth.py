@@ -6,6 +6,8 @@ from functools import wraps
 
 from flask import g, request
 
+from .db import for_tenant
+from .quotas import charge_request, over_quota, surface_of
 from .tenants import tenant_for_token
 from .web import db, json_error, settings
 
@@ -18,7 +20,8 @@ def bearer_token() -> str | None:
 
 
 def require_tenant(source: str = "api"):
-    """Views behind this see the caller's tenant in `g.tenant`; no token, no tenant, 401."""
+    """Views behind this see the caller's tenant in `g.tenant`; no token, no tenant, 401; over its
+    request quota for this surface (hub/quotas.py), 429."""
 
     def decorate(view):
         @wraps(view)
@@ -30,6 +33,10 @@ def require_tenant(source: str = "api"):
             if tenant is None:
                 return json_error(401, f"invalid {source} token")
             g.tenant = tenant
+            for_tenant(db(), tenant.id)
+            # Counted only now the caller is known: a bad token neither costs nor reveals the tenant's quota.
+            if exceeded := charge_request(db(), settings(), tenant.id, surface_of(request)):
+                return over_quota(exceeded)
             return view(*args, **kwargs)
 
         return wrapped

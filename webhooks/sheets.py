@@ -12,7 +12,9 @@ from hub.ingest.summary import import_summary
 from hub.ingest.spec import SHEETS
 from hub.ingest.tables import SHEET_TABLES, switched_off
 from hub.jobs.imports import enqueue_import
+from hub.db import for_tenant
 from hub.models import EtlImport
+from hub.quotas import admit_import, charge_request, over_quota
 from hub.request_limits import bounded_json_loads
 from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings, webhook_body
@@ -37,6 +39,7 @@ def _signed_by_tenant(tenant_slug: str, signed: bytes):
                                request.headers.get("X-Hub-Signature-256"), signed, now=clock())
     except SignatureError as error:
         return None, json_error(401, str(error))
+    for_tenant(db(), tenant.id)
     return tenant, None
 
 
@@ -60,6 +63,8 @@ def receive_push(tenant_slug: str):
     tenant, refused = _signed_by_tenant(tenant_slug, body)
     if refused is not None:
         return refused
+    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+        return over_quota(exceeded)
 
     try:
         push = bounded_json_loads(body)
@@ -99,6 +104,8 @@ def receive_push(tenant_slug: str):
     )
     if not created:  # the same push_id again: the same import, nothing processed twice
         return _accepted(imp, replayed=True)
+    if exceeded := admit_import(session, settings(), imp):  # over the rows quota: refused whole, nothing kept
+        return over_quota(exceeded)
     session.commit()  # the push is in the database before the script hears "accepted"
     enqueue_import(settings(), imp.id)
     session.refresh(imp)
@@ -112,6 +119,8 @@ def push_status(tenant_slug: str, import_id: str):
     tenant, refused = _signed_by_tenant(tenant_slug, import_id.encode())
     if refused is not None:
         return refused
+    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+        return over_quota(exceeded)
     imp = session.get(EtlImport, import_id)
     if imp is None or imp.tenant_id != tenant.id:
         return json_error(404, f"no import {import_id} for tenant {tenant_slug!r}")

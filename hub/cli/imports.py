@@ -19,13 +19,17 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
     from ..ingest.readers import format_for_filename
     from ..ingest.summary import import_summary
     from ..jobs.imports import execute_import
+    from ..db import for_tenant
+    from ..ingest.spec import UnusableInput
     from ..models import EtlImport
+    from ..quotas import admit_import
     from ..tenants import tenant_by_slug
 
     with session_scope(settings.database_url) as session:
         found = tenant_by_slug(session, tenant_slug)
         if found is None:
             raise click.ClickException(f"no tenant {tenant_slug!r}: create it with 'python -m hub tenant create'")
+        for_tenant(session, found.id)
         if input_format == "anchor":
             with open(path, "rb") as export:
                 payload = anchor_export_payload(export, podcast_id or "")
@@ -39,6 +43,8 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
                 context={"locale": locale} if locale else None,
             )
             imp.size_bytes = path.stat().st_size
+        if exceeded := admit_import(session, settings, imp):  # the tenant's rows per day count here too
+            raise UnusableInput(exceeded.message)
         import_id = imp.id
     try:
         execute_import(settings, import_id)
