@@ -7,7 +7,9 @@ together, and in this process's memory otherwise. Each quota is one counter per 
 Callers charge a quota only after they have identified the tenant: a request that fails
 authentication neither counts against a tenant's quota nor learns anything about it. That is why
 the hub charges from the views (a webhook's signature is checked inside its view) rather than with
-Flask-Limiter's decorators, which count before the view runs.
+Flask-Limiter's decorators, which count before the view runs; and the CLI, the workers (connector
+syncs) and /metrics charge or read the same counters outside any request. A counter's key carries
+its limit (as `limits` keys do), so a tenant's new limit starts a fresh window.
 
 Rows are charged at the door, before an import is committed: an input over what is left of the day
 is refused whole (and costs nothing), the inputs accepted before it stay.
