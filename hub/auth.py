@@ -6,6 +6,7 @@ from functools import wraps
 
 from flask import g, request
 
+from .quotas import charge_request, over_quota, surface_of
 from .tenants import tenant_for_token
 from .web import db, json_error, settings
 
@@ -18,7 +19,8 @@ def bearer_token() -> str | None:
 
 
 def require_tenant(source: str = "api"):
-    """Views behind this see the caller's tenant in `g.tenant`; no token, no tenant, 401."""
+    """Views behind this see the caller's tenant in `g.tenant`; no token, no tenant, 401; over its
+    request quota for this surface (hub/quotas.py), 429."""
 
     def decorate(view):
         @wraps(view)
@@ -29,7 +31,10 @@ def require_tenant(source: str = "api"):
             tenant = tenant_for_token(db(), source, token)
             if tenant is None:
                 return json_error(401, f"invalid {source} token")
-            g.tenant = tenant
+            g.tenant = tenant  # and db() works for it from here on (tenant_for_token)
+            # Counted only now the caller is known: a bad token neither costs nor reveals the tenant's quota.
+            if exceeded := charge_request(db(), settings(), tenant.id, surface_of(request)):
+                return over_quota(exceeded)
             return view(*args, **kwargs)
 
         return wrapped

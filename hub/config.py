@@ -113,6 +113,11 @@ class Settings:
     hook_retry_intervals: tuple[int, ...] = HOOK_RETRY_INTERVALS
     queue_name: str = "hub"
     conversion_window_days: int = 30
+    # Per-tenant quotas' defaults (hub/quotas.py); `python -m hub tenant set-quota` overrides them per tenant.
+    quota_rows_per_day: int = 1_000_000
+    quota_webhooks_per_minute: int = 600
+    quota_uploads_per_minute: int = 60
+    quota_api_per_minute: int = 600
     flags: FeatureFlags = field(default_factory=FeatureFlags)
 
     @property
@@ -204,5 +209,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_name=env.get("HUB_QUEUE", "hub").strip() or "hub",
         conversion_window_days=parse_int(
             "HUB_CONVERSION_WINDOW_DAYS", env.get("HUB_CONVERSION_WINDOW_DAYS", "30")),
+        quota_rows_per_day=parse_int("HUB_QUOTA_ROWS_PER_DAY", env.get("HUB_QUOTA_ROWS_PER_DAY", "1000000"), 1),
+        quota_webhooks_per_minute=parse_int(
+            "HUB_QUOTA_WEBHOOKS_PER_MINUTE", env.get("HUB_QUOTA_WEBHOOKS_PER_MINUTE", "600"), 1),
+        quota_uploads_per_minute=parse_int(
+            "HUB_QUOTA_UPLOADS_PER_MINUTE", env.get("HUB_QUOTA_UPLOADS_PER_MINUTE", "60"), 1),
+        quota_api_per_minute=parse_int("HUB_QUOTA_API_PER_MINUTE", env.get("HUB_QUOTA_API_PER_MINUTE", "600"), 1),
         flags=load_flags(env),
     )

@@ -127,6 +127,16 @@ def redis_url():
     connection.flushdb()
 
 
+@pytest.fixture(autouse=True)
+def fresh_quota_counters():
+    """Quota counters kept in this process's memory (no Redis) start empty for every test, as its
+    database does; Redis counters go with the Redis database the redis_url fixture flushes."""
+    from hub.quotas import storage_for
+
+    storage_for("memory://").reset()
+    yield
+
+
 @pytest.fixture
 def session_factory(database_url):
     """Sessions that look across tenants, as a test checking what landed where does."""

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from connectors.wix import WixError, decode_wix_webhook
 from hub.jobs.receipts import enqueue_receipt
 from hub.models import WebhookReceipt
+from hub.quotas import charge_request, over_quota
 from hub.tenants import tenant_with_secret
 from hub.web import db, json_error, settings, webhook_body
 
@@ -46,7 +47,11 @@ def _replayed(existing: WebhookReceipt):
 
 def _keep(tenant_id: int, platform: str, topic: str, event_id: str, body: bytes,
           webhook_id: str | None = None, triggered_at: datetime | None = None):
-    session = db()
+    session = db()  # working for the tenant since tenant_with_secret
+    # Only a verified webhook is counted. Over the quota nothing is kept: the platform's delivery fails
+    # and is retried by it (Shopify retries failed deliveries), as with any non-2xx answer.
+    if exceeded := charge_request(session, settings(), tenant_id, "webhooks"):
+        return over_quota(exceeded)
     event_id = event_id[:200]
     existing = _receipt(session, tenant_id, platform, event_id)
     if existing is not None:

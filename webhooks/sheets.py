@@ -13,6 +13,7 @@ from hub.ingest.spec import SHEETS
 from hub.ingest.tables import SHEET_TABLES, switched_off
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
+from hub.quotas import admit_import, charge_request, over_quota
 from hub.request_limits import bounded_json_loads
 from hub.sheets.ownership import SpreadsheetRefused, accept_push_from, checked_spreadsheet_id, touch
 from hub.tenants import tenant_with_secret
@@ -61,6 +62,8 @@ def receive_push(tenant_slug: str):
     tenant, refused = _signed_by_tenant(tenant_slug, body)
     if refused is not None:
         return refused
+    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+        return over_quota(exceeded)
 
     try:
         push = bounded_json_loads(body)
@@ -110,6 +113,8 @@ def receive_push(tenant_slug: str):
     )
     if not created:  # the same push_id again: the same import, nothing processed twice
         return _accepted(imp, replayed=True)
+    if exceeded := admit_import(session, settings(), imp):  # over the rows quota: refused whole, nothing kept
+        return over_quota(exceeded)
     session.commit()  # the push is in the database before the script hears "accepted"
     enqueue_import(settings(), imp.id)
     session.refresh(imp)
@@ -123,6 +128,8 @@ def push_status(tenant_slug: str, import_id: str):
     tenant, refused = _signed_by_tenant(tenant_slug, import_id.encode())
     if refused is not None:
         return refused
+    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+        return over_quota(exceeded)
     imp = session.get(EtlImport, import_id)
     if imp is None or imp.tenant_id != tenant.id:
         return json_error(404, f"no import {import_id} for tenant {tenant_slug!r}")

@@ -16,6 +16,7 @@ from hub.ingest.intake import create_import, find_replay
 from hub.ingest.tables import TABLES, switched_off
 from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.jobs.imports import enqueue_import
+from hub.quotas import admit_import, charge_request, over_quota
 from hub.request_limits import bounded_json_loads
 from hub.tenants import tenant_by_slug, token_matches
 from hub.web import db, json_error, settings, webhook_body
@@ -71,6 +72,8 @@ def receive(tenant_slug: str, stream: str):
         return json_error(401, "missing credentials: send 'Authorization: Bearer <your zapier token>' or X-Hub-Token")
     if tenant is None or not token_matches(session, tenant.id, SOURCE, token):
         return json_error(401, "invalid zapier token for this tenant")
+    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+        return over_quota(exceeded)
     _, refused = webhook_body()
     if refused is not None:
         return refused
@@ -95,6 +98,8 @@ def receive(tenant_slug: str, stream: str):
             payload=json.dumps(rows).encode(), dedupe_key=key, filename=f"zapier/{stream}",
             context={"locale": locale} if locale else None,
         )
+        if exceeded := admit_import(session, settings(), replay):  # over the rows quota: refused whole
+            return over_quota(exceeded)
         session.commit()  # kept before the zap hears "accepted"
         enqueue_import(settings(), replay.id)
         session.refresh(replay)

@@ -13,6 +13,7 @@ from ..ingest.spec import UnusableInput
 from ..ingest.values import UnknownLocale, normalize_locale
 from ..jobs.imports import enqueue_import, retry_import
 from ..models import EtlImport
+from ..quotas import admit_import, over_quota
 from ..web import behind_flag, db, json_error, settings
 
 bp = Blueprint("etl", __name__, url_prefix="/api/v1/etl")
@@ -67,6 +68,8 @@ def upload():
         return json_error(413, f"{error}; nothing was stored")
     if not created:  # a retried upload under the same Idempotency-Key: the first import, not run again
         return accepted(imp)
+    if exceeded := admit_import(db(), settings(), imp):  # over the rows quota: refused whole, nothing kept
+        return over_quota(exceeded)
     db().commit()  # persisted before anything runs or is promised
     enqueue_import(settings(), imp.id)
     db().refresh(imp)

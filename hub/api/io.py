@@ -15,6 +15,7 @@ from ..ingest.tables import TABLES
 from ..ingest.tables.io_bookings import IO_BOOKINGS
 from ..ingest.summary import import_summary
 from ..models import IoBooking, utcnow
+from ..quotas import admit_import, over_quota
 from ..web import behind_flag, db, json_error, settings
 from ..workflows.io_export import insertion_order_xlsx
 from ..workflows.io_summary import io_summary
@@ -39,6 +40,8 @@ def create():
     session = db()
     imp, _ = create_import(session, tenant_id=g.tenant.id, source="api", table_name="io_bookings",
                            input_format="records", payload=json.dumps([body]).encode(), filename="POST /api/v1/io")
+    if exceeded := admit_import(session, settings(), imp):  # one row, counted like any other
+        return over_quota(exceeded)
     session.commit()
     # One row: run it now, in this request, so the caller gets the IO or the reasons at once.
     imp = run_import(session, imp.id, tables=TABLES, settings=settings())

@@ -19,7 +19,9 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
     from ..ingest.readers import format_for_filename
     from ..ingest.summary import import_summary
     from ..jobs.imports import execute_import
+    from ..ingest.spec import UnusableInput
     from ..models import EtlImport
+    from ..quotas import admit_import
     from ..tenants import tenant_by_slug
 
     with session_scope(settings.database_url) as session:
@@ -39,6 +41,8 @@ def run_file_import(settings, path: Path, tenant_slug: str, table: str, input_fo
                 context={"locale": locale} if locale else None,
             )
             imp.size_bytes = path.stat().st_size
+        if exceeded := admit_import(session, settings, imp):  # the tenant's rows per day count here too
+            raise UnusableInput(exceeded.message)
         import_id, tenant_id = imp.id, found.id
     try:
         execute_import(settings, import_id)

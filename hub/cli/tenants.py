@@ -5,6 +5,7 @@ import json
 
 import click
 
+from ..db import session_scope
 from . import main, settings_or_exit, tenant_id_or_exit
 from .secret_input import STDIN, read_secret, refuse_argv_secret
 
@@ -112,13 +113,69 @@ def tenant_list() -> None:
             click.echo(f"{found.slug}\t{found.name}")
 
 
+@tenant.command("set-quota")
+@click.argument("slug")
+@click.argument("quota")
+@click.argument("limit", type=int)
+def tenant_set_quota(slug: str, quota: str, limit: int) -> None:
+    """Give SLUG its own LIMIT for QUOTA (rows_per_day, webhooks_per_minute, uploads_per_minute,
+    api_per_minute) instead of the HUB_QUOTA_* default. A new limit starts a fresh window."""
+    from ..quotas import QuotaError, set_quota
+
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, slug)
+    try:
+        with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+            set_quota(session, tenant_id, quota, limit)
+    except QuotaError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{slug}: {quota} is {limit}")
+
+
+@tenant.command("reset-quota")
+@click.argument("slug")
+@click.argument("quota")
+def tenant_reset_quota(slug: str, quota: str) -> None:
+    """Drop SLUG's own limit for QUOTA: the HUB_QUOTA_* default holds again."""
+    from ..quotas import QuotaError, quota_named, reset_quota
+
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, slug)
+    try:
+        with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+            had = reset_quota(session, tenant_id, quota)
+    except QuotaError as error:
+        raise click.ClickException(str(error)) from None
+    default = quota_named(quota).default(settings)
+    click.echo(f"{slug}: {quota} is the default, {default}" + ("" if had else " (it had no limit of its own)"))
+
+
+@tenant.command("quotas")
+@click.argument("slug")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per quota.")
+def tenant_quotas(slug: str, as_json: bool) -> None:
+    """SLUG's quotas: each limit (its own or the default), what is used of the current window, when it resets.
+    Usage is shared only through Redis (HUB_REDIS_URL); without it each process counts for itself."""
+    from ..quotas import usage
+
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, slug)
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        rows = usage(session, settings, tenant_id)
+    for row in rows:
+        if as_json:
+            click.echo(json.dumps(row.as_json()))
+        else:
+            resets = row.resets_at.isoformat(timespec="seconds") if row.resets_at else "-"
+            click.echo(f"{row.quota}\t{row.used}/{row.limit}\t{'own' if row.overridden else 'default'}\tresets {resets}")
+
+
 @tenant.command("add-sheet")
 @click.argument("slug")
 @click.argument("spreadsheet_id")
 def tenant_add_sheet(slug: str, spreadsheet_id: str) -> None:
     """Register SPREADSHEET_ID (the /d/<id>/ part of the sheet's URL) to tenant SLUG: its pushes are
     accepted, and the hub writes back into it. A spreadsheet belongs to one tenant."""
-    from ..db import session_scope
     from ..sheets.ownership import SpreadsheetRefused, register
 
     settings = settings_or_exit()
@@ -136,7 +193,6 @@ def tenant_add_sheet(slug: str, spreadsheet_id: str) -> None:
 @click.argument("spreadsheet_id")
 def tenant_remove_sheet(slug: str, spreadsheet_id: str) -> None:
     """Unregister SPREADSHEET_ID from SLUG: its pushes are refused and nothing is written into it."""
-    from ..db import session_scope
     from ..sheets.ownership import unregister
 
     settings = settings_or_exit()
@@ -152,7 +208,6 @@ def tenant_remove_sheet(slug: str, spreadsheet_id: str) -> None:
 @click.argument("slug")
 def tenant_sheets(slug: str) -> None:
     """The spreadsheets registered to SLUG: id, how it was bound, when it last pushed."""
-    from ..db import session_scope
     from ..sheets.ownership import spreadsheets_of
 
     settings = settings_or_exit()

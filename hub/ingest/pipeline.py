@@ -45,6 +45,19 @@ def open_payload(session: Session, imp: EtlImport, stack: ExitStack) -> BinaryIO
     return stack.enter_context(ChunkStream(fetch))
 
 
+def count_rows(session: Session, imp: EtlImport) -> int:
+    """How many rows an import's input holds, read the way its run will read them (what the rows quota
+    counts, before the import is committed). An input its reader refuses counts the rows before that."""
+    counted = 0
+    with ExitStack() as stack:
+        try:
+            for _ in open_rows(open_payload(session, imp, stack), imp.input_format, imp.table_name).rows:
+                counted += 1
+        except UnusableInput:
+            pass
+    return counted
+
+
 class _InputState:
     """What must be remembered across batches: keys already seen, and what the table's own rules keep."""
 

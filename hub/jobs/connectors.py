@@ -19,6 +19,7 @@ from ..ingest.intake import create_import
 from ..ingest.pipeline import run_import
 from ..ingest.tables import TABLES
 from ..models import ConnectorState, Tenant, utcnow
+from ..quotas import admit_import
 from ..tenants import connector_secret_source, read_secret, set_secret
 from .after_import import Finished, follow_imports
 from .kinds import SYNC
@@ -127,6 +128,10 @@ def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | Non
             imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name=page.table,
                                    input_format="records", payload=json.dumps(page.rows).encode(),
                                    filename=f"{name} sync")
+            if exceeded := admit_import(session, settings, imp):
+                # Stops here like a platform error: the cursor stays after the last whole page, so the next
+                # scheduled sync resumes with this page. Not retried in minutes: the window is a day.
+                raise ConnectorError(f"a {name} page of {len(page.rows)} rows was not imported: {exceeded.message}")
             session.commit()
             imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows,
                              lease_seconds=settings.import_lease_seconds, tables=TABLES, settings=settings)

@@ -8,11 +8,11 @@ from .imports import FINISHED_STATUSES, IMPORT_STATUSES, EtlImport, EtlImportChu
 from .metrics import MetricsDaily
 from .receipts import ConnectorState, WebhookReceipt
 from .sheet_values import SHEET_VALUE_ORIGINS, SheetValue
-from .tenancy import AdminSession, Tenant, TenantSecret, TenantSpreadsheet
+from .tenancy import AdminSession, Tenant, TenantQuota, TenantSecret, TenantSpreadsheet
 
 __all__ = [
     "ACTIVE_IO_STATUSES", "RUNNING_IO_STATUSES", "AdUnit", "DELIVERY_STATUSES", "HookDelivery", "HookSubscription", "AttributionEvent", "Base", "Campaign", "DEAL_STAGES", "EVENT_NAMES",
     "Episode", "EtlImport", "EtlImportChunk", "EtlRowError", "Event", "FINISHED_STATUSES", "IMPORT_STATUSES",
     "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "TenantSpreadsheet", "utcnow",
-    "ConnectorState", "WebhookReceipt", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession",
+    "ConnectorState", "WebhookReceipt", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession", "TenantQuota",
 ]

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .base import Base, BigId, Timestamp, utcnow
+from .base import Base, BigId, Timestamp, tenant_id_column, utcnow
 
 
 class Tenant(Base):
@@ -42,6 +42,19 @@ class TenantSecret(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
 
     tenant: Mapped[Tenant] = relationship(back_populates="secrets")
+
+
+class TenantQuota(Base):
+    """A tenant's own limit for one quota (hub/quotas.py names them); without a row the setting's default holds."""
+
+    __tablename__ = "tenant_quotas"
+    __table_args__ = (UniqueConstraint("tenant_id", "quota", name="uq_tenant_quotas_tenant_quota"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = tenant_id_column()
+    quota: Mapped[str] = mapped_column(String(40), nullable=False)
+    limit: Mapped[int] = mapped_column("limit", BigInteger, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow, onupdate=utcnow)
 
 
 class AdminSession(Base):

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ..config import Settings
 from ..db import across_tenants
 from ..models import ConnectorState, EtlImport, Event, HookDelivery, Tenant, WebhookReceipt
+from ..quotas import usage
 from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
 
 # Import durations span sub-second sheet pushes to hour-long files.
@@ -139,6 +140,23 @@ class HubCollector:
         tenants = GaugeMetricFamily("hub_tenants", "Tenants in the database.")
         tenants.add_metric([], session.scalar(select(func.count()).select_from(Tenant)) or 0)
         yield tenants
+        yield from self._quotas(session)
+
+    def _quotas(self, session: Session):
+        """Each tenant's quotas. Labelled by tenant id, never its slug: /metrics is open, and tenant
+        names are not to be probed (the admin page maps ids to tenants)."""
+        limits = GaugeMetricFamily("hub_quota_limit", "Each tenant's limit per quota: rows per day, or requests "
+                                   "per minute per surface (its own or the HUB_QUOTA_* default).",
+                                   labels=["tenant_id", "quota"])
+        used = GaugeMetricFamily("hub_quota_used", "What each tenant has used of each quota in its current window "
+                                 "(from the quota counters: Redis, or this process's memory without it).",
+                                 labels=["tenant_id", "quota"])
+        for tenant_id in session.scalars(select(Tenant.id).order_by(Tenant.id)):
+            for row in usage(session, self.settings, tenant_id):
+                limits.add_metric([str(tenant_id), row.quota], row.limit)
+                used.add_metric([str(tenant_id), row.quota], row.used)
+        yield limits
+        yield used
 
     def _durations(self, session: Session) -> HistogramMetricFamily:
         """started_at -> finished_at of the imports finished in the last 24 h, by source.

@@ -28,6 +28,7 @@ from ..ingest.pipeline import rerun_can_change
 from ..ingest.summary import history_item
 from ..jobs.kinds import IMPORT_KINDS, kind_of
 from ..jobs.queue import redis_connection
+from ..quotas import usage
 from ..models import (
     ConnectorState,
     EtlImport,
@@ -420,6 +421,13 @@ def per_tenant(session: Session, tenants: dict[int, dict], snapshot: dict | None
     return list(by_tenant.values())
 
 
+def quota_usage(session: Session, settings: Settings, tenants: dict[int, dict]) -> list[dict]:
+    """Every tenant's quotas: limit (its own or the default), used in the current window, when it resets."""
+    return [{"tenant": t["slug"], **row.as_json(),
+             "percent": round(100 * row.used / row.limit) if row.limit else 0}
+            for tid, t in tenants.items() for row in usage(session, settings, tid)]
+
+
 # --- the whole picture ----------------------------------------------------------------------
 
 def status_data(session: Session, settings: Settings, now: datetime | None = None) -> dict:
@@ -457,6 +465,7 @@ def status_data(session: Session, settings: Settings, now: datetime | None = Non
         "started_jobs": list(snapshot["job_ids"]["started"]) if snapshot else [],
         "scheduled_jobs": list(snapshot["job_ids"]["scheduled"]) if snapshot else [],
         "tenants": per_tenant(session, tenants, snapshot),
+        "quotas": quota_usage(session, settings, tenants),
         "imports_by_status": imports_by_status(session),
         "recent_imports": recent_imports(session, tenants),
         "recent_row_errors": recent_row_errors(session, tenants),

@@ -36,6 +36,7 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import text
 
 from ..auth import admin_token_ok, bearer_token
+from ..db import across_tenants
 from ..ingest.summary import import_summary
 from ..jobs.hooks import ResendRefused, resend_deliveries
 from ..ingest.pipeline import rerun_can_change
@@ -44,7 +45,6 @@ from ..jobs.kinds import IMPORT
 from ..jobs.queue import redis_connection
 from ..logging_setup import redact
 from ..models import FINISHED_STATUSES, EtlImport, Tenant
-from ..db import across_tenants
 from ..web import db, json_error, settings
 from . import metrics
 from .admin_guard import LOGIN_LIMIT_OVERALL, LOGIN_LIMIT_PER_CLIENT, end_session, everyone, limiter, session_alive, start_session
@@ -113,7 +113,8 @@ def _reason(error: Exception) -> str:
 
 # /metrics is NOT behind the admin token, on purpose: scrapers are simplest unauthenticated, and what it
 # shows is aggregate only (counts by status, source, outcome, registry and worker state; no tenant
-# names or ids, no row data, no secrets), at the cost of a few GROUP BY queries on indexed columns.
+# names, no row data, no secrets), at the cost of a few GROUP BY queries on indexed columns. The one
+# per-tenant figure, quota usage, is labelled by the tenant's opaque id, never its slug.
 # Giving Prometheus the admin token instead would hand a monitoring system the power to retry jobs.
 # Where even aggregate volumes are sensitive, restrict the path at the reverse proxy.
 @bp.get("/metrics")
