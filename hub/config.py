@@ -41,6 +41,16 @@ def parse_int(name: str, raw: str, minimum: int = 0) -> int:
     return value
 
 
+def parse_ratio(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number like 0.9, found {raw!r}") from None
+    if not 0 < value < 100:
+        raise ConfigError(f"{name}: expected a number above 0, found {value}")
+    return value
+
+
 HOOK_RETRY_INTERVALS = (30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
 
 
@@ -113,6 +123,15 @@ class Settings:
     hook_retry_intervals: tuple[int, ...] = HOOK_RETRY_INTERVALS
     queue_name: str = "hub"
     conversion_window_days: int = 30
+    # Pacing states (hub/workflows/pacing.py): pace = delivered / expected to date, projected ratio =
+    # projected at flight end / booked. over: pace >= over; at_risk: projected ratio < at_risk;
+    # behind: pace < behind; else on_track.
+    pacing_behind_ratio: float = 0.95
+    pacing_at_risk_ratio: float = 0.90
+    pacing_over_ratio: float = 1.20
+    pacing_run_rate_days: int = 7
+    # A source is stale once it has been quiet for this many times its expected cadence.
+    stale_factor: float = 2.0
     flags: FeatureFlags = field(default_factory=FeatureFlags)
 
     @property
@@ -200,5 +219,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         queue_name=env.get("HUB_QUEUE", "hub").strip() or "hub",
         conversion_window_days=parse_int(
             "HUB_CONVERSION_WINDOW_DAYS", env.get("HUB_CONVERSION_WINDOW_DAYS", "30")),
+        pacing_behind_ratio=parse_ratio("HUB_PACING_BEHIND_RATIO", env.get("HUB_PACING_BEHIND_RATIO", "0.95")),
+        pacing_at_risk_ratio=parse_ratio("HUB_PACING_AT_RISK_RATIO", env.get("HUB_PACING_AT_RISK_RATIO", "0.90")),
+        pacing_over_ratio=parse_ratio("HUB_PACING_OVER_RATIO", env.get("HUB_PACING_OVER_RATIO", "1.20")),
+        pacing_run_rate_days=parse_int("HUB_PACING_RUN_RATE_DAYS", env.get("HUB_PACING_RUN_RATE_DAYS", "7"), 1),
+        stale_factor=parse_ratio("HUB_STALE_FACTOR", env.get("HUB_STALE_FACTOR", "2")),
         flags=load_flags(env),
     )

@@ -18,11 +18,17 @@ from ..models import IoBooking, utcnow
 from ..web import behind_flag, db, json_error, settings
 from ..workflows.io_export import insertion_order_xlsx
 from ..workflows.io_summary import io_summary
+from ..workflows.make_goods import make_goods
+from ..workflows.pacing import PacingThresholds
 
 bp = Blueprint("io", __name__, url_prefix="/api/v1/io")
 
 
 behind_flag(bp, IO_BOOKINGS.flag, IO_BOOKINGS.switched_off)
+
+
+def _summary(found: IoBooking) -> dict:
+    return io_summary(db(), found, utcnow().date(), PacingThresholds.of(settings()))
 
 
 def _find(io_id: str) -> IoBooking | None:
@@ -49,7 +55,7 @@ def create():
         reasons = [e["message"] for e in summary["row_errors"]] or [imp.error]
         return json_error(422, "; ".join(str(r) for r in reasons), import_id=imp.id)
     found = _find(str(body.get("io_id", "")).strip())
-    return jsonify(io_summary(session, found, utcnow().date())), 201
+    return jsonify(_summary(found)), 201
 
 
 @bp.get("/<io_id>")
@@ -58,7 +64,17 @@ def read(io_id: str):
     found = _find(io_id)
     if found is None:
         return json_error(404, f"no IO {io_id!r} for this tenant")
-    return jsonify(io_summary(db(), found, utcnow().date()))
+    return jsonify(_summary(found))
+
+
+@bp.get("/<io_id>/make-goods")
+@require_tenant("api")
+def make_good_suggestions(io_id: str):
+    """Where the IO's shortfall could run instead, cheapest first (hub/workflows/make_goods.py)."""
+    found = _find(io_id)
+    if found is None:
+        return json_error(404, f"no IO {io_id!r} for this tenant")
+    return jsonify(make_goods(db(), found, utcnow().date(), PacingThresholds.of(settings())))
 
 
 @bp.get("/<io_id>/export")
@@ -67,6 +83,6 @@ def export(io_id: str):
     found = _find(io_id)
     if found is None:
         return json_error(404, f"no IO {io_id!r} for this tenant")
-    document = insertion_order_xlsx(io_summary(db(), found, utcnow().date()), g.tenant.name)
+    document = insertion_order_xlsx(_summary(found), g.tenant.name)
     return send_file(_io.BytesIO(document), as_attachment=True, download_name=f"insertion-order-{io_id}.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

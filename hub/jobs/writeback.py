@@ -11,6 +11,7 @@ from ..sheets.mirror import mirror_to_sheet
 from ..sheets.results import write_results
 from ..sheets.targets import target_for
 from ..sheets.writeback import write_back
+from ..workflows.pacing import PacingThresholds
 from .kinds import MIRROR, RESULTS, WRITE_BACK
 from .queue import JobSpec
 
@@ -44,8 +45,9 @@ def enqueue_write_back(settings: Settings, import_id: str) -> str:
 
 
 def execute_results(settings: Settings, tenant_id: int) -> int | None:
-    with session_scope(settings.database_url) as session:
-        return write_results(session, target_for(settings), tenant_id, utcnow().date())
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        return write_results(session, target_for(settings), tenant_id, utcnow().date(),
+                             PacingThresholds.of(settings))
 
 
 def results_job(tenant_id: int) -> int | None:

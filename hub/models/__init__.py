@@ -6,7 +6,7 @@ from .events import EVENT_NAMES, AttributionEvent, Event, Match
 from .hooks import DELIVERY_STATUSES, HookDelivery, HookSubscription
 from .imports import FINISHED_STATUSES, IMPORT_STATUSES, EtlImport, EtlImportChunk, EtlRowError
 from .metrics import MetricsDaily
-from .receipts import ConnectorState, WebhookReceipt
+from .receipts import SOURCE_STATES, ConnectorState, SourceHealth, WebhookReceipt
 from .sheet_values import SHEET_VALUE_ORIGINS, SheetValue
 from .tenancy import AdminSession, Tenant, TenantSecret
 
@@ -14,5 +14,5 @@ __all__ = [
     "ACTIVE_IO_STATUSES", "RUNNING_IO_STATUSES", "AdUnit", "DELIVERY_STATUSES", "HookDelivery", "HookSubscription", "AttributionEvent", "Base", "Campaign", "DEAL_STAGES", "EVENT_NAMES",
     "Episode", "EtlImport", "EtlImportChunk", "EtlRowError", "Event", "FINISHED_STATUSES", "IMPORT_STATUSES",
     "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "utcnow",
-    "ConnectorState", "WebhookReceipt", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession",
+    "ConnectorState", "WebhookReceipt", "SOURCE_STATES", "SourceHealth", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession",
 ]
