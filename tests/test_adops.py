@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import responses
 from openpyxl import load_workbook
@@ -256,3 +256,97 @@ def test_make_goods_worked_example(database_url, tenant, tmp_path):
         ("IO-1", 4000, 1, "a2", 4500, 112.5), ("IO-1", 4000, 2, "b1", 5000, 125),
         ("IO-1", 4000, 3, "pod-b", 5000, 125), ("IO-1", 4000, 4, "pod-a", 7500, 187.5),
         ("IO-1", 4000, 5, "x1", 12000, 300)]
+
+
+# --- stale sources -------------------------------------------------------------------------------
+
+def test_learnt_cadence_is_the_90th_percentile_gap_at_least_15_minutes():
+    from hub.workflows.source_health import learnt_cadence
+
+    start = datetime(2025, 1, 1, 9, tzinfo=timezone.utc)
+    minutes = lambda *ms: [start + timedelta(minutes=m) for m in ms]  # noqa: E731
+    assert learnt_cadence(minutes(0, 60)) is None, "two arrivals are too few to learn from"
+    # Daily pushes, each a burst of three a minute apart: 10 gaps, 6 of 1 minute and 4 of about a day;
+    # the 90th percentile (rank 9 of 10) is a day-sized gap, not the median minute.
+    day = 24 * 60
+    bursts = minutes(*[d * day + b for d in range(4) for b in (0, 1, 2)]) + minutes(4 * day)
+    assert learnt_cadence(bursts) == timedelta(minutes=day - 2)
+    assert learnt_cadence(minutes(0, 1, 2, 3)) == timedelta(minutes=15), "never under 15 minutes"
+
+
+def test_a_scheduled_connector_goes_stale_and_fresh_again_once_each(database_url, tenant):
+    from hub.jobs.sources import check_sources
+    from hub.models import ConnectorState
+
+    settings = Settings(database_url=database_url)  # HUB_STALE_FACTOR 2: stale after 2 × its 60 minutes
+    synced = datetime(2025, 1, 1, 9, tzinfo=timezone.utc)
+    session = make_session_factory(database_url)()
+    session.add(ConnectorState(tenant_id=tenant["id"], connector="buzzsprout", interval_minutes=60,
+                               last_sync_at=synced, cursor={}))
+    session.commit()
+    session.close()
+    minutes = lambda m: synced + timedelta(minutes=m)  # noqa: E731
+
+    assert check_sources(settings, now=minutes(90)) == {tenant["id"]: []}, "first judged fresh: nothing to say"
+    assert check_sources(settings, now=minutes(120)) == {tenant["id"]: []}, "exactly 2 × 60 minutes is not past it"
+    assert check_sources(settings, now=minutes(121)) == {tenant["id"]: [("connector:buzzsprout", "stale")]}
+    assert check_sources(settings, now=minutes(300)) == {tenant["id"]: []}, "still stale: said once"
+    (stale,) = events(database_url, "source.stale")
+    assert (stale.subject, stale.payload["kind"], stale.payload["cadence_seconds"], stale.payload["cadence_from"],
+            stale.payload["silent_seconds"], stale.payload["last_seen_at"]) == (
+        "connector:buzzsprout", "connector", 3600, "schedule", 121 * 60, synced.isoformat())
+
+    # The status page draws it red, and /metrics counts it (totals only: no tenant, no source key).
+    app = create_app({"database_url": database_url, "redis_url": None})
+    client = app.test_client()
+    page = client.get("/admin", auth=("admin", "test-admin-token-0123456789")).get_data(as_text=True)
+    assert '<tr data-source="connector:buzzsprout" class="source-stale">' in page
+    scraped = client.get("/metrics").get_data(as_text=True)
+    assert 'hub_sources{kind="connector",state="stale"} 1.0' in scraped and "connector:buzzsprout" not in scraped
+
+    session = make_session_factory(database_url)()
+    state = session.query(ConnectorState).one()
+    state.last_sync_at = minutes(310)  # a sync landed a page
+    session.commit()
+    session.close()
+    assert check_sources(settings, now=minutes(315)) == {tenant["id"]: [("connector:buzzsprout", "fresh")]}
+    assert check_sources(settings, now=minutes(320)) == {tenant["id"]: []}
+    (fresh,) = events(database_url, "source.fresh")
+    assert fresh.payload["previous_state"] == "stale" and len(events(database_url, "source.stale")) == 1
+    page = client.get("/admin", auth=("admin", "test-admin-token-0123456789")).get_data(as_text=True)
+    assert '<tr data-source="connector:buzzsprout" class="source-fresh">' in page
+
+
+def test_sheet_tabs_and_shop_webhooks_have_a_learnt_cadence(database_url, tenant):
+    from hub.jobs.sources import check_sources
+    from hub.models import EtlImport, WebhookReceipt
+
+    settings = Settings(database_url=database_url)
+    start = datetime(2025, 1, 1, 9, tzinfo=timezone.utc)
+    session = make_session_factory(database_url)()
+    for day in range(4):  # a tab pushed daily, and a shop's orders every 6 hours
+        imp, _ = create_import(session, tenant_id=tenant["id"], source="sheets", table_name="metrics_daily",
+                               input_format="sheet_push", payload=f'{{"d": {day}}}'.encode(),
+                               context={"spreadsheet_id": "SHEET1", "sheet": "metrics_daily"})
+        imp.created_at = start + timedelta(days=day)
+    for n in range(5):
+        session.add(WebhookReceipt(tenant_id=tenant["id"], platform="shopify", topic="orders/create",
+                                   event_id=f"e{n}", body=b"{}", created_at=start + timedelta(hours=6 * n)))
+    # An upload is no source with a cadence: people upload when they like.
+    create_import(session, tenant_id=tenant["id"], source="upload", table_name="metrics_daily", input_format="csv",
+                  payload=b"day\n")
+    session.commit()
+    session.close()
+
+    # Last push day 3 09:00, cadence 1 day: stale after day 5 09:00. Last order day 1 09:00, cadence 6 h: stale after 21:00.
+    assert check_sources(settings, now=start + timedelta(days=1, hours=11)) == {tenant["id"]: []}
+    assert check_sources(settings, now=start + timedelta(days=1, hours=13)) == {
+        tenant["id"]: [("webhooks:shopify", "stale")]}
+    assert check_sources(settings, now=start + timedelta(days=5, minutes=1)) == {
+        tenant["id"]: [("sheets:SHEET1/metrics_daily", "stale")]}
+    # Long after the 14 days of history: the sources are still known, and still stale (nothing said again).
+    assert check_sources(settings, now=start + timedelta(days=40)) == {tenant["id"]: []}
+    by_source = {e.subject: e.payload for e in events(database_url, "source.stale")}
+    assert set(by_source) == {"webhooks:shopify", "sheets:SHEET1/metrics_daily"}
+    assert (by_source["sheets:SHEET1/metrics_daily"]["cadence_seconds"], by_source["webhooks:shopify"]["cadence_seconds"],
+            by_source["webhooks:shopify"]["cadence_from"]) == (86400, 6 * 3600, "learnt")

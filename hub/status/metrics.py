@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
-from ..models import ConnectorState, EtlImport, Event, HookDelivery, Tenant, WebhookReceipt
+from ..db import across_tenants
+from ..models import ConnectorState, EtlImport, Event, HookDelivery, SourceHealth, Tenant, WebhookReceipt
 from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
 
 # Import durations span sub-second sheet pushes to hour-long files.
@@ -64,7 +65,7 @@ class HubCollector:
 
     def _database_metrics(self):
         up = GaugeMetricFamily("hub_database_up", "1 if the database answered this scrape, else 0.")
-        session = self.sessions()
+        session = across_tenants(self.sessions())  # totals over every tenant
         try:
             families = list(self._read_database(session))
         except Exception:  # any failure to read means the database is down for the scrape
@@ -134,6 +135,18 @@ class HubCollector:
         ).all():
             connectors.add_metric([connector, status], count)
         yield connectors
+
+        # Totals only, like every family here (/metrics is not behind the admin token): a source's key
+        # names a tenant's spreadsheet. Which sources are stale is on the admin page.
+        sources = GaugeMetricFamily("hub_sources", "Judged sources (connectors, sheet tabs, shop webhooks) by kind and "
+                                    "state at the last scheduled check; stale = quiet past HUB_STALE_FACTOR × its "
+                                    "cadence.", labels=["kind", "state"])
+        for kind, state, count in session.execute(
+            select(SourceHealth.kind, SourceHealth.state, func.count())
+            .group_by(SourceHealth.kind, SourceHealth.state).order_by(SourceHealth.kind, SourceHealth.state)
+        ).all():
+            sources.add_metric([kind, state], count)
+        yield sources
 
         tenants = GaugeMetricFamily("hub_tenants", "Tenants in the database.")
         tenants.add_metric([], session.scalar(select(func.count()).select_from(Tenant)) or 0)

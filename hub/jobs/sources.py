@@ -1,0 +1,30 @@
+"""The stale-source check, on the scheduler's clock: every tenant's sources judged, changes announced."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from ..config import Settings, load_settings
+from ..db import session_scope
+from ..models import Tenant, utcnow
+from ..workflows.source_health import refresh_sources
+from .hooks import enqueue_dispatch
+
+
+def check_sources(settings: Settings, now: datetime | None = None) -> dict[int, list[tuple[str, str]]]:
+    """Judge each tenant's sources (hub/workflows/source_health.py); returns each tenant's changes."""
+    now = now or utcnow()
+    with session_scope(settings.database_url, all_tenants=True) as session:  # the fan-out; each tenant's own below
+        tenant_ids = session.scalars(select(Tenant.id).order_by(Tenant.id)).all()
+    changes = {}
+    for tenant_id in tenant_ids:
+        with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+            changes[tenant_id] = refresh_sources(session, tenant_id, now, settings.stale_factor)
+    if any(changes.values()):
+        enqueue_dispatch(settings)  # source.stale / source.fresh out to subscribers now
+    return changes
+
+
+def check_sources_job() -> dict:
+    return {str(tenant_id): found for tenant_id, found in check_sources(load_settings()).items()}
