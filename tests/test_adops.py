@@ -350,3 +350,69 @@ def test_sheet_tabs_and_shop_webhooks_have_a_learnt_cadence(database_url, tenant
     assert set(by_source) == {"webhooks:shopify", "sheets:SHEET1/metrics_daily"}
     assert (by_source["sheets:SHEET1/metrics_daily"]["cadence_seconds"], by_source["webhooks:shopify"]["cadence_seconds"],
             by_source["webhooks:shopify"]["cadence_from"]) == (86400, 6 * 3600, "learnt")
+
+
+# --- a row's history -----------------------------------------------------------------------------
+
+def history_rows(url, table):
+    from hub.models import RowHistory
+
+    session = across_tenants(make_session_factory(url)())
+    try:
+        return session.query(RowHistory).filter_by(table_name=table).order_by(RowHistory.id).all()
+    finally:
+        session.close()
+
+
+def test_every_change_to_an_io_a_deal_and_a_metrics_row_keeps_its_old_and_new_values(database_url, tenant):
+    tid = tenant["id"]
+    headers = {"Authorization": f"Bearer {tenant['secrets']['api']}"}
+    io_v1 = IO_HEADER + "IO-1,2025-01-01,2025-01-10,ep-1,,1000,2500,live\n"
+    import_text(database_url, tid, "io_bookings", io_v1, source="sheets")
+    assert history_rows(database_url, "io_bookings") == [], "an insert is the row itself, not a change"
+    io_v2 = IO_HEADER + "IO-1,2025-01-01,2025-01-12,ep-1,,2000,2500,live\n"
+    summary = import_text(database_url, tid, "io_bookings", io_v2, source="upload")
+    import_text(database_url, tid, "io_bookings", io_v2, source="upload")  # a replay changes nothing
+    refresh_io_delivery(Settings(database_url=database_url), tid, today=date(2025, 1, 13))  # the flight ended
+
+    app = create_app({"database_url": database_url, "redis_url": None})
+    client = app.test_client()
+    body = client.get("/api/v1/io/IO-1/history", headers=headers).get_json()
+    assert [(h["source"], h["import_id"], h["changes"]) for h in body["history"]] == [
+        ("lifecycle", None, {"status": {"old": "live", "new": "completed"}}),
+        ("upload", summary["import_id"], {"flight_end": {"old": "2025-01-10", "new": "2025-01-12"},
+                                          "booked_impressions": {"old": 1000, "new": 2000}}),
+    ]
+    assert client.get("/api/v1/io/IO-9/history", headers=headers).status_code == 404
+
+    metrics = "day,episode_id,source,downloads,completion_rate\n2025-01-05,ep-1,buzzsprout,10,0.5\n"
+    import_text(database_url, tid, "metrics_daily", metrics, source="buzzsprout")
+    import_text(database_url, tid, "metrics_daily", metrics.replace(",10,", ",12,"), source="buzzsprout")
+    (change,) = history_rows(database_url, "metrics_daily")
+    assert (change.row_key, change.source, change.changes) == (
+        "2025-01-05|ep-1|buzzsprout", "buzzsprout", {"downloads": {"old": 10, "new": 12}})
+
+    import_text(database_url, tid, "deals", "campaign_id,name,stage\ncamp-1,Acme,lead\n", source="sheets")
+    import_text(database_url, tid, "deals", "campaign_id,name,stage\ncamp-1,Acme Q1,proposal\n", source="zapier")
+    assert client.patch("/api/v1/deals/camp-1/stage", json={"stage": "won"}, headers=headers).status_code == 200
+    assert [(h.row_key, h.source, h.changes) for h in history_rows(database_url, "deals")] == [
+        ("camp-1", "zapier", {"name": {"old": "Acme", "new": "Acme Q1"}, "stage": {"old": "lead", "new": "proposal"}}),
+        ("camp-1", "api", {"stage": {"old": "proposal", "new": "won"}})]
+
+
+def test_history_is_pruned_after_its_retention(database_url, tenant):
+    from hub.jobs.sources import prune_row_history
+    from hub.models import RowHistory
+
+    tid = tenant["id"]
+    import_text(database_url, tid, "io_bookings", IO_HEADER + "IO-1,2025-01-01,2025-01-10,ep-1,,1000,2500,live\n")
+    for booked in (2000, 3000):
+        import_text(database_url, tid, "io_bookings", IO_HEADER + f"IO-1,2025-01-01,2025-01-10,ep-1,,{booked},2500,live\n")
+    now = utcnow()
+    session = across_tenants(make_session_factory(database_url)())
+    older, newer = session.query(RowHistory).order_by(RowHistory.id).all()
+    older.changed_at, newer.changed_at = now - timedelta(days=31), now - timedelta(days=29)
+    session.commit()
+    session.close()
+    assert prune_row_history(Settings(database_url=database_url, history_retention_days=30), now=now) == 1
+    assert [h.changes["booked_impressions"]["new"] for h in history_rows(database_url, "io_bookings")] == [3000]

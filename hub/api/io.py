@@ -14,7 +14,7 @@ from ..ingest.pipeline import run_import
 from ..ingest.tables import TABLES
 from ..ingest.tables.io_bookings import IO_BOOKINGS
 from ..ingest.summary import import_summary
-from ..models import IoBooking, utcnow
+from ..models import IoBooking, RowHistory, utcnow
 from ..web import behind_flag, db, json_error, settings
 from ..workflows.io_export import insertion_order_xlsx
 from ..workflows.io_summary import io_summary
@@ -86,3 +86,18 @@ def export(io_id: str):
     document = insertion_order_xlsx(_summary(found), g.tenant.name)
     return send_file(_io.BytesIO(document), as_attachment=True, download_name=f"insertion-order-{io_id}.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/<io_id>/history")
+@require_tenant("api")
+def history(io_id: str):
+    """Every change the hub applied to the IO, newest first: old and new value of each changed column,
+    the source, the import and the time (kept HUB_HISTORY_RETENTION_DAYS)."""
+    if _find(io_id) is None:
+        return json_error(404, f"no IO {io_id!r} for this tenant")
+    entries = db().scalars(select(RowHistory).where(
+        RowHistory.tenant_id == g.tenant.id, RowHistory.table_name == "io_bookings", RowHistory.row_key == io_id)
+        .order_by(RowHistory.changed_at.desc(), RowHistory.id.desc())).all()
+    return jsonify({"io_id": io_id, "history": [
+        {"changed_at": e.changed_at.isoformat(), "source": e.source, "import_id": e.import_id, "changes": e.changes}
+        for e in entries]})

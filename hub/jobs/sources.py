@@ -1,12 +1,14 @@
-"""The stale-source check, on the scheduler's clock: every tenant's sources judged, changes announced."""
+"""Ad-ops chores on the scheduler's clock: every tenant's sources judged (changes announced), and rows'
+history pruned past its retention."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
 from ..config import Settings, load_settings
 from ..db import session_scope
+from ..history import prune_history
 from ..models import Tenant, utcnow
 from ..workflows.source_health import refresh_sources
 from .hooks import enqueue_dispatch
@@ -28,3 +30,14 @@ def check_sources(settings: Settings, now: datetime | None = None) -> dict[int, 
 
 def check_sources_job() -> dict:
     return {str(tenant_id): found for tenant_id, found in check_sources(load_settings()).items()}
+
+
+def prune_row_history(settings: Settings, now: datetime | None = None) -> int:
+    """Forget changes older than HUB_HISTORY_RETENTION_DAYS, every tenant's at once (maintenance)."""
+    before = (now or utcnow()) - timedelta(days=settings.history_retention_days)
+    with session_scope(settings.database_url, all_tenants=True) as session:
+        return prune_history(session, before)
+
+
+def prune_row_history_job() -> int:
+    return prune_row_history(load_settings())

@@ -3,6 +3,7 @@ from .base import Base, utcnow
 from .bookings import ACTIVE_IO_STATUSES, IO_STATUSES, RUNNING_IO_STATUSES, IoBooking
 from .catalog import DEAL_STAGES, AdUnit, Campaign, Episode, Podcast, Sponsor
 from .events import EVENT_NAMES, AttributionEvent, Event, Match
+from .history import RowHistory
 from .hooks import DELIVERY_STATUSES, HookDelivery, HookSubscription
 from .imports import FINISHED_STATUSES, IMPORT_STATUSES, EtlImport, EtlImportChunk, EtlRowError
 from .metrics import MetricsDaily
@@ -14,5 +15,5 @@ __all__ = [
     "ACTIVE_IO_STATUSES", "RUNNING_IO_STATUSES", "AdUnit", "DELIVERY_STATUSES", "HookDelivery", "HookSubscription", "AttributionEvent", "Base", "Campaign", "DEAL_STAGES", "EVENT_NAMES",
     "Episode", "EtlImport", "EtlImportChunk", "EtlRowError", "Event", "FINISHED_STATUSES", "IMPORT_STATUSES",
     "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "utcnow",
-    "ConnectorState", "WebhookReceipt", "SOURCE_STATES", "SourceHealth", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession",
+    "ConnectorState", "WebhookReceipt", "SOURCE_STATES", "SourceHealth", "RowHistory", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession",
 ]

@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..events import emit
+from ..history import record_changes
 from ..models import IoBooking, MetricsDaily, utcnow
 
 # Where each status may go next (staying put is always allowed).
@@ -101,12 +102,15 @@ def refresh_delivery(session: Session, tenant_id: int, today: date) -> list[str]
         flight_over = today > io.flight_end
         if not (booked_reached or flight_over):
             continue
+        was = io.status
         # The WHERE makes this the only writer that completes the IO: a concurrent refresh updates
         # no row and emits nothing, so io.delivered happens exactly once.
         moved = session.execute(update(IoBooking).where(
             IoBooking.id == io.id, IoBooking.status.in_(IN_FLIGHT)).values(
             status="completed", updated_at=utcnow())).rowcount
         if moved:
+            record_changes(session, tenant_id, "io_bookings", [
+                (io.io_id, {"status": {"old": was, "new": "completed"}})], "lifecycle")
             _mark_delivered(session, tenant_id, io.io_id,
                             reason="booked impressions reached" if booked_reached else "flight ended")
             completed.append(io.io_id)
