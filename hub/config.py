@@ -132,6 +132,9 @@ class Settings:
     pacing_run_rate_days: int = 7
     # A source is stale once it has been quiet for this many times its expected cadence.
     stale_factor: float = 2.0
+    # Two host sources' downloads for one episode and day are flagged when they differ by more than this
+    # share of the larger (hub/workflows/discrepancies.py).
+    reconcile_tolerance: float = 0.05
     # Days a row's history (hub/history.py) is kept.
     history_retention_days: int = 365
     flags: FeatureFlags = field(default_factory=FeatureFlags)
@@ -226,6 +229,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         pacing_over_ratio=parse_ratio("HUB_PACING_OVER_RATIO", env.get("HUB_PACING_OVER_RATIO", "1.20")),
         pacing_run_rate_days=parse_int("HUB_PACING_RUN_RATE_DAYS", env.get("HUB_PACING_RUN_RATE_DAYS", "7"), 1),
         stale_factor=parse_ratio("HUB_STALE_FACTOR", env.get("HUB_STALE_FACTOR", "2")),
+        reconcile_tolerance=parse_ratio("HUB_RECONCILE_TOLERANCE", env.get("HUB_RECONCILE_TOLERANCE", "0.05")),
         history_retention_days=parse_int("HUB_HISTORY_RETENTION_DAYS", env.get("HUB_HISTORY_RETENTION_DAYS", "365"), 1),
         flags=load_flags(env),
     )

@@ -416,3 +416,31 @@ def test_history_is_pruned_after_its_retention(database_url, tenant):
     session.close()
     assert prune_row_history(Settings(database_url=database_url, history_retention_days=30), now=now) == 1
     assert [h.changes["booked_impressions"]["new"] for h in history_rows(database_url, "io_bookings")] == [3000]
+
+
+# --- reconciling numbers -------------------------------------------------------------------------
+
+def test_two_sources_differing_over_the_tolerance_are_flagged(database_url, tenant, tmp_path):
+    """Tolerance 0.05: 1000 vs 960 (spread 0.04) agrees; 1000 vs 900 (0.10) is flagged; one source alone
+    and a shop row (no downloads) are never compared."""
+    tid = tenant["id"]
+    add_ios(database_url, tid, "IO-1,2025-01-01,2099-12-31,ep-1,,100000,2500,live")
+    add_downloads(database_url, tid, ("2025-01-05", "ep-1", 1000), ("2025-01-05", "ep-1", 960, "", "simplecast"),
+                  ("2025-01-06", "ep-1", 1000), ("2025-01-06", "ep-1", 900, "", "simplecast"),
+                  ("2025-01-06", "ep-2", 50), ("2025-01-07", "ep-1", 700),
+                  ("2025-01-07", "ep-1", 5, "", "shopify"))
+    headers = {"Authorization": f"Bearer {tenant['secrets']['api']}"}
+    client = create_app({"database_url": database_url, "redis_url": None}).test_client()
+    flagged = {"day": "2025-01-06", "episode_id": "ep-1", "sources": {"buzzsprout": 1000, "simplecast": 900},
+               "difference": 100, "spread": 0.1}
+    body = client.get("/api/v1/metrics/discrepancies?first=2025-01-01&last=2025-01-31", headers=headers).get_json()
+    assert (body["tolerance"], body["discrepancies"]) == (0.05, [flagged])
+    assert client.get("/api/v1/io/IO-1", headers=headers).get_json()["source_conflicts"] == [flagged]
+
+    sheet_import(database_url, tid)
+    workbook = tmp_path / "book.xlsx"
+    session = make_session_factory(database_url)()
+    write_results(session, LocalWorkbookTarget(str(workbook)), tid, date(2025, 1, 8), tolerance=0.03)
+    session.close()
+    row = dict(zip(HEADER, [c.value for c in load_workbook(workbook)["hub_results"][2]]))
+    assert row["source_conflicts"] == 2, "at 3% the 4% day is flagged too"

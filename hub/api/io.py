@@ -28,7 +28,7 @@ behind_flag(bp, IO_BOOKINGS.flag, IO_BOOKINGS.switched_off)
 
 
 def _summary(found: IoBooking) -> dict:
-    return io_summary(db(), found, utcnow().date(), PacingThresholds.of(settings()))
+    return io_summary(db(), found, utcnow().date(), PacingThresholds.of(settings()), settings().reconcile_tolerance)
 
 
 def _find(io_id: str) -> IoBooking | None:

@@ -47,7 +47,7 @@ def enqueue_write_back(settings: Settings, import_id: str) -> str:
 def execute_results(settings: Settings, tenant_id: int) -> int | None:
     with session_scope(settings.database_url, tenant_id=tenant_id) as session:
         return write_results(session, target_for(settings), tenant_id, utcnow().date(),
-                             PacingThresholds.of(settings))
+                             PacingThresholds.of(settings), settings.reconcile_tolerance)
 
 
 def results_job(tenant_id: int) -> int | None:

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import EtlImport, IoBooking, Match, utcnow
+from ..workflows.discrepancies import DEFAULT_TOLERANCE
 from ..workflows.io_summary import io_summary
 from ..workflows.make_goods import make_goods
 from ..workflows.pacing import PacingThresholds
@@ -19,7 +20,7 @@ MAKE_GOODS_TAB = "make_goods"
 TOP_MATCHES = 50
 HEADER = ["io_id", "status", "episode_id", "flight_start", "flight_end", "booked_impressions",
           "delivered_impressions", "pacing", "conversions", "revenue", "cpa", "currency",
-          "pacing_state", "expected_impressions", "projected_impressions", "delivery", "updated_at"]
+          "pacing_state", "expected_impressions", "projected_impressions", "delivery", "source_conflicts", "updated_at"]
 # Counts, money, rates and dates are numbers in the sheet (SUM and charts work), shown in these formats.
 RESULTS_FORMATS: dict[int, NumberFormat] = {
     HEADER.index("flight_start"): DAY, HEADER.index("flight_end"): DAY,
@@ -27,6 +28,7 @@ RESULTS_FORMATS: dict[int, NumberFormat] = {
     HEADER.index("pacing"): RATIO, HEADER.index("conversions"): WHOLE,
     HEADER.index("revenue"): MONEY, HEADER.index("cpa"): MONEY, HEADER.index("updated_at"): MOMENT,
     HEADER.index("expected_impressions"): WHOLE, HEADER.index("projected_impressions"): WHOLE,
+    HEADER.index("source_conflicts"): WHOLE,
 }
 # The sheet colours the pacing state and an under-delivery (conditional formats, set once on the tab).
 PACING_COLOURS = {"on_track": "#b7e1cd", "behind": "#fce8b2", "at_risk": "#f4c7c3", "over": "#c9daf8"}
@@ -54,17 +56,18 @@ def _ios(session: Session, tenant_id: int) -> list[IoBooking]:
 
 
 def results_rows(session: Session, tenant_id: int, today: date,
-                 thresholds: PacingThresholds = PacingThresholds()) -> list[list[Cell]]:
+                 thresholds: PacingThresholds = PacingThresholds(), tolerance: float = DEFAULT_TOLERANCE) -> list[list[Cell]]:
     stamp = utcnow().replace(microsecond=0)
     rows: list[list[Cell]] = [list(HEADER)]
     for io in _ios(session, tenant_id):
-        s = io_summary(session, io, today, thresholds)
+        s = io_summary(session, io, today, thresholds, tolerance)
         in_flight = s["pacing_state"] is not None
         rows.append([s["io_id"], s["status"], s["episode_id"] or "", io.flight_start, io.flight_end,
                      s["booked_impressions"], s["delivered_impressions"], s["pacing"], s["conversions"],
                      _money(s["revenue_cents"]), _money(s["cpa_cents"]), s["currency"],
                      s["pacing_state"] or "", s["expected_to_date"] if in_flight else None,
-                     s["projected_impressions"] if in_flight else None, s["delivery"] or "", stamp])
+                     s["projected_impressions"] if in_flight else None, s["delivery"] or "",
+                     len(s["source_conflicts"]), stamp])
     return rows
 
 
@@ -101,13 +104,13 @@ def tenant_spreadsheet(session: Session, tenant_id: int) -> str | None:
 
 
 def write_results(session: Session, target: SheetTarget, tenant_id: int, today: date,
-                  thresholds: PacingThresholds = PacingThresholds()) -> int | None:
+                  thresholds: PacingThresholds = PacingThresholds(), tolerance: float = DEFAULT_TOLERANCE) -> int | None:
     """Replace the tenant's hub_results tab (and make_goods, once an IO fell short); returns the IO rows
     written, or None with no known spreadsheet."""
     spreadsheet_id = tenant_spreadsheet(session, tenant_id)
     if spreadsheet_id is None:
         return None
-    rows = results_rows(session, tenant_id, today, thresholds)
+    rows = results_rows(session, tenant_id, today, thresholds, tolerance)
     target.replace_tab(spreadsheet_id, RESULTS_TAB, rows, RESULTS_FORMATS, RESULTS_HIGHLIGHTS)
     suggestions = make_goods_rows(session, tenant_id, today, thresholds)
     if len(suggestions) > 1:  # only once an IO has fallen short and something can make it good

@@ -10,10 +10,12 @@ from sqlalchemy.orm import Session
 from ..attribution.attribute import CONVERTED
 from ..models import AttributionEvent, IoBooking
 from .io_lifecycle import delivered_impressions, delivery_outcome
+from .discrepancies import DEFAULT_TOLERANCE, discrepancies
 from .pacing import PacingThresholds, io_pacing
 
 
-def io_summary(session: Session, io: IoBooking, today: date, thresholds: PacingThresholds = PacingThresholds()) -> dict:
+def io_summary(session: Session, io: IoBooking, today: date, thresholds: PacingThresholds = PacingThresholds(),
+               tolerance: float = DEFAULT_TOLERANCE) -> dict:
     delivered = delivered_impressions(session, io)
     pacing = io_pacing(session, io, today, thresholds)
     conversions, revenue = session.execute(select(
@@ -47,4 +49,7 @@ def io_summary(session: Session, io: IoBooking, today: date, thresholds: PacingT
         "conversions": int(conversions),
         "revenue_cents": int(revenue),
         "cpa_cents": cost_cents // int(conversions) if conversions else None,
+        # Days of the flight on which two host sources disagree over the tolerance (discrepancies.py).
+        "source_conflicts": discrepancies(session, io.tenant_id, io.flight_start, io.flight_end, tolerance,
+                                          io.episode_id) if io.episode_id else [],
     }
