@@ -68,11 +68,13 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
 
         stored: dict[tuple, dict] = {}
         if spec.keeps_history and values:
-            # The values these rows hold now, for their history (read in this transaction, before the write).
+            # The values these rows hold now, for their history. Locked (in key order, as the upsert below
+            # takes them) so that no concurrent import changes them between this read and the write.
             cursor.execute(
                 f"SELECT {', '.join('s.' + _quote(n) for n in key)}, {', '.join('t.' + _quote(n) for n in values)} "
                 f"FROM hub_staging s JOIN {table} t ON t.tenant_id = %(tenant_id)s AND "
-                + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key), {"tenant_id": tenant_id})
+                + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key)
+                + f" ORDER BY {', '.join('t.' + _quote(n) for n in key)} FOR UPDATE OF t", {"tenant_id": tenant_id})
             stored = {tuple(row[:len(key)]): dict(zip(values, row[len(key):])) for row in cursor.fetchall()}
 
         insert_columns = ["tenant_id", *columns, *defaults, "import_id", spec.touched_at]

@@ -30,6 +30,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..events import emit
 from ..models import IoBooking, MetricsDaily
@@ -126,7 +127,7 @@ def refresh_pacing(session: Session, tenant_id: int, today: date,
             .execution_options(synchronize_session=False)).rowcount
         if not moved:
             continue
-        io.pacing_state = pacing.state
+        set_committed_value(io, "pacing_state", pacing.state)  # what the row now holds, without a second UPDATE
         emit(session, tenant_id, "io.pacing_changed", {
             "io_id": io.io_id, "episode_id": io.episode_id, "state": pacing.state, "previous_state": previous,
             "booked_impressions": io.booked_impressions, "as_of": (today - timedelta(days=1)).isoformat(),
