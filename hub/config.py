@@ -41,6 +41,16 @@ def parse_int(name: str, raw: str, minimum: int = 0) -> int:
     return value
 
 
+def parse_ratio(name: str, raw: str) -> float:
+    try:
+        value = float(raw.strip())
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number like 0.9, found {raw!r}") from None
+    if not 0 < value < 100:
+        raise ConfigError(f"{name}: expected a number above 0, found {value}")
+    return value
+
+
 HOOK_RETRY_INTERVALS = (30, 120, 600, 1800, 3600, 7200, 14400, 28800, 28800)
 
 
@@ -118,6 +128,20 @@ class Settings:
     quota_webhooks_per_minute: int = 600
     quota_uploads_per_minute: int = 60
     quota_api_per_minute: int = 600
+    # Pacing states (hub/workflows/pacing.py): pace = delivered / expected to date, projected ratio =
+    # projected at flight end / booked. over: pace >= over; at_risk: projected ratio < at_risk;
+    # behind: pace < behind; else on_track.
+    pacing_behind_ratio: float = 0.95
+    pacing_at_risk_ratio: float = 0.90
+    pacing_over_ratio: float = 1.20
+    pacing_run_rate_days: int = 7
+    # A source is stale once it has been quiet for this many times its expected cadence.
+    stale_factor: float = 2.0
+    # Two host sources' downloads for one episode and day are flagged when they differ by more than this
+    # share of the larger (hub/workflows/discrepancies.py).
+    reconcile_tolerance: float = 0.05
+    # Days a row's history (hub/history.py) is kept.
+    history_retention_days: int = 365
     flags: FeatureFlags = field(default_factory=FeatureFlags)
 
     @property
@@ -215,5 +239,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         quota_uploads_per_minute=parse_int(
             "HUB_QUOTA_UPLOADS_PER_MINUTE", env.get("HUB_QUOTA_UPLOADS_PER_MINUTE", "60"), 1),
         quota_api_per_minute=parse_int("HUB_QUOTA_API_PER_MINUTE", env.get("HUB_QUOTA_API_PER_MINUTE", "600"), 1),
+        pacing_behind_ratio=parse_ratio("HUB_PACING_BEHIND_RATIO", env.get("HUB_PACING_BEHIND_RATIO", "0.95")),
+        pacing_at_risk_ratio=parse_ratio("HUB_PACING_AT_RISK_RATIO", env.get("HUB_PACING_AT_RISK_RATIO", "0.90")),
+        pacing_over_ratio=parse_ratio("HUB_PACING_OVER_RATIO", env.get("HUB_PACING_OVER_RATIO", "1.20")),
+        pacing_run_rate_days=parse_int("HUB_PACING_RUN_RATE_DAYS", env.get("HUB_PACING_RUN_RATE_DAYS", "7"), 1),
+        stale_factor=parse_ratio("HUB_STALE_FACTOR", env.get("HUB_STALE_FACTOR", "2")),
+        reconcile_tolerance=parse_ratio("HUB_RECONCILE_TOLERANCE", env.get("HUB_RECONCILE_TOLERANCE", "0.05")),
+        history_retention_days=parse_int("HUB_HISTORY_RETENTION_DAYS", env.get("HUB_HISTORY_RETENTION_DAYS", "365"), 1),
         flags=load_flags(env),
     )

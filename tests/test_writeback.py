@@ -305,7 +305,7 @@ def test_gspread_results_tab_costs_the_same_calls_whatever_the_ios(database_url,
     new_id = added["addSheet"]["properties"]["sheetId"]
     assert added["addSheet"]["properties"]["title"] == "hub_results"
     shown = {f["repeatCell"]["range"]["startColumnIndex"]: f["repeatCell"]["cell"]["userEnteredFormat"]["numberFormat"]
-             for f in formats if f["repeatCell"]["range"]["sheetId"] == new_id}
+             for f in formats if "repeatCell" in f and f["repeatCell"]["range"]["sheetId"] == new_id}
     assert shown[3] == {"type": "DATE", "pattern": "yyyy-mm-dd"} and shown[6] == {"type": "NUMBER", "pattern": "#,##0"}
 
 

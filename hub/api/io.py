@@ -14,16 +14,22 @@ from ..ingest.pipeline import run_import
 from ..ingest.tables import TABLES
 from ..ingest.tables.io_bookings import IO_BOOKINGS
 from ..ingest.summary import import_summary
-from ..models import IoBooking, utcnow
+from ..models import IoBooking, RowHistory, utcnow
 from ..quotas import admit_import, over_quota
 from ..web import behind_flag, db, json_error, settings
 from ..workflows.io_export import insertion_order_xlsx
 from ..workflows.io_summary import io_summary
+from ..workflows.make_goods import make_goods
+from ..workflows.pacing import PacingThresholds
 
 bp = Blueprint("io", __name__, url_prefix="/api/v1/io")
 
 
 behind_flag(bp, IO_BOOKINGS.flag, IO_BOOKINGS.switched_off)
+
+
+def _summary(found: IoBooking) -> dict:
+    return io_summary(db(), found, utcnow().date(), PacingThresholds.of(settings()), settings().reconcile_tolerance)
 
 
 def _find(io_id: str) -> IoBooking | None:
@@ -52,7 +58,7 @@ def create():
         reasons = [e["message"] for e in summary["row_errors"]] or [imp.error]
         return json_error(422, "; ".join(str(r) for r in reasons), import_id=imp.id)
     found = _find(str(body.get("io_id", "")).strip())
-    return jsonify(io_summary(session, found, utcnow().date())), 201
+    return jsonify(_summary(found)), 201
 
 
 @bp.get("/<io_id>")
@@ -61,7 +67,17 @@ def read(io_id: str):
     found = _find(io_id)
     if found is None:
         return json_error(404, f"no IO {io_id!r} for this tenant")
-    return jsonify(io_summary(db(), found, utcnow().date()))
+    return jsonify(_summary(found))
+
+
+@bp.get("/<io_id>/make-goods")
+@require_tenant("api")
+def make_good_suggestions(io_id: str):
+    """Where the IO's shortfall could run instead, cheapest first (hub/workflows/make_goods.py)."""
+    found = _find(io_id)
+    if found is None:
+        return json_error(404, f"no IO {io_id!r} for this tenant")
+    return jsonify(make_goods(db(), found, utcnow().date(), PacingThresholds.of(settings())))
 
 
 @bp.get("/<io_id>/export")
@@ -70,6 +86,21 @@ def export(io_id: str):
     found = _find(io_id)
     if found is None:
         return json_error(404, f"no IO {io_id!r} for this tenant")
-    document = insertion_order_xlsx(io_summary(db(), found, utcnow().date()), g.tenant.name)
+    document = insertion_order_xlsx(_summary(found), g.tenant.name)
     return send_file(_io.BytesIO(document), as_attachment=True, download_name=f"insertion-order-{io_id}.xlsx",
                      mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+
+
+@bp.get("/<io_id>/history")
+@require_tenant("api")
+def history(io_id: str):
+    """Every change the hub applied to the IO, newest first: old and new value of each changed column,
+    the source, the import and the time (kept HUB_HISTORY_RETENTION_DAYS)."""
+    if _find(io_id) is None:
+        return json_error(404, f"no IO {io_id!r} for this tenant")
+    entries = db().scalars(select(RowHistory).where(
+        RowHistory.tenant_id == g.tenant.id, RowHistory.table_name == "io_bookings", RowHistory.row_key == io_id)
+        .order_by(RowHistory.changed_at.desc(), RowHistory.id.desc())).all()
+    return jsonify({"io_id": io_id, "history": [
+        {"changed_at": e.changed_at.isoformat(), "source": e.source, "import_id": e.import_id, "changes": e.changes}
+        for e in entries]})

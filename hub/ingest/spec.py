@@ -108,6 +108,8 @@ class TableSpec:
     sheet_tab: bool = True
     # What follows an import of this table (REFRESH_DELIVERY, MIRROR).
     after_import: tuple[str, ...] = ()
+    # Whether an update keeps the old and new values of its changed columns (hub/history.py).
+    keeps_history: bool = False
 
     @cached_property
     def key(self) -> tuple[str, ...]:

@@ -11,7 +11,8 @@ from typing import Sequence
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from ..models import utcnow
+from ..history import changed_columns, record_changes, row_key
+from ..models import EtlImport, utcnow
 from .spec import TableSpec
 
 INSERTED, UPDATED, UNCHANGED = "inserted", "updated", "unchanged"
@@ -31,6 +32,12 @@ def apply_batch(
     if session.get_bind().dialect.name == "postgresql":
         return _apply_postgresql(session, spec, present, tenant_id, import_id, records)
     return _apply_generic(session, spec, present, tenant_id, import_id, records)
+
+
+def _keep_history(session, spec: TableSpec, tenant_id: int, import_id: str, entries: list[tuple[str, dict]]) -> None:
+    if entries:
+        imp = session.get(EtlImport, import_id)  # already in the session: the pipeline holds it
+        record_changes(session, tenant_id, spec.name, entries, imp.source if imp else "import", import_id)
 
 
 def _value_columns(spec: TableSpec, present: Sequence[str]) -> list[str]:
@@ -58,6 +65,17 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
         with cursor.copy(f"COPY hub_staging ({', '.join(map(_quote, columns))}) FROM STDIN") as copy:
             for record in records:
                 copy.write_row([record[name] for name in columns])
+
+        stored: dict[tuple, dict] = {}
+        if spec.keeps_history and values:
+            # The values these rows hold now, for their history. Locked (in key order, as the upsert below
+            # takes them) so that no concurrent import changes them between this read and the write.
+            cursor.execute(
+                f"SELECT {', '.join('s.' + _quote(n) for n in key)}, {', '.join('t.' + _quote(n) for n in values)} "
+                f"FROM hub_staging s JOIN {table} t ON t.tenant_id = %(tenant_id)s AND "
+                + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key)
+                + f" ORDER BY {', '.join('t.' + _quote(n) for n in key)} FOR UPDATE OF t", {"tenant_id": tenant_id})
+            stored = {tuple(row[:len(key)]): dict(zip(values, row[len(key):])) for row in cursor.fetchall()}
 
         insert_columns = ["tenant_id", *columns, *defaults, "import_id", spec.touched_at]
         select_list = ["%(tenant_id)s", *map(_quote, columns), *(f"%(default_{n})s" for n in defaults), "%(import_id)s", "%(now)s"]
@@ -87,7 +105,12 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
             },
         )
         written = {tuple(row[:-1]): INSERTED if row[-1] else UPDATED for row in cursor.fetchall()}
-    return [written.get(tuple(record[name] for name in key), UNCHANGED) for record in records]
+    outcomes = [written.get(tuple(record[name] for name in key), UNCHANGED) for record in records]
+    if stored:
+        _keep_history(session, spec, tenant_id, import_id, [
+            (row_key([record[n] for n in key]), changed_columns(stored[tuple(record[n] for n in key)], record, values))
+            for record, outcome in zip(records, outcomes) if outcome == UPDATED])
+    return outcomes
 
 
 def _apply_generic(session, spec, present, tenant_id, import_id, records) -> list[str]:
@@ -100,6 +123,7 @@ def _apply_generic(session, spec, present, tenant_id, import_id, records) -> lis
     )
     outcomes: list[str] = []
     inserts: list[dict] = []
+    history: list[tuple[str, dict]] = []
     for record in records:
         stored = session.execute(lookup, {f"key_{n}": record[n] for n in key}).first()
         if stored is None:
@@ -112,6 +136,9 @@ def _apply_generic(session, spec, present, tenant_id, import_id, records) -> lis
             outcomes.append(INSERTED)
         elif any(stored[i + 1] != record[name] for i, name in enumerate(values)):
             changes = {name: record[name] for name in values}
+            if spec.keeps_history:
+                old = {name: stored[i + 1] for i, name in enumerate(values)}
+                history.append((row_key([record[n] for n in key]), changed_columns(old, record, values)))
             session.execute(
                 update(table).where(table.c.id == stored[0]).values(**changes, import_id=import_id, **{spec.touched_at: now})
             )
@@ -120,6 +147,7 @@ def _apply_generic(session, spec, present, tenant_id, import_id, records) -> lis
             outcomes.append(UNCHANGED)
     if inserts:
         session.execute(insert(table), inserts)
+    _keep_history(session, spec, tenant_id, import_id, history)
     return outcomes
 
 

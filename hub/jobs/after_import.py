@@ -6,13 +6,14 @@ what a sheet shows is mirrored into it, and the import's events go out to subscr
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from ..config import Settings
 from ..db import session_scope
 from ..ingest.spec import MIRROR, REFRESH_DELIVERY, source_spec
 from ..ingest.tables import TABLES
 from ..models import EtlImport, utcnow
-from ..workflows import io_lifecycle
+from ..workflows import io_lifecycle, pacing
 from .hooks import enqueue_dispatch
 from .writeback import enqueue_mirror, enqueue_write_back
 
@@ -32,12 +33,15 @@ class Finished:
         return cls(imp.id, imp.tenant_id, imp.table_name, imp.source, imp.rows_updated)
 
 
-def refresh_io_delivery(settings: Settings, tenant_id: int) -> list[str]:
-    """Complete the tenant's IOs whose flight ended or whose booked impressions are delivered."""
+def refresh_io_delivery(settings: Settings, tenant_id: int, today: date | None = None) -> list[str]:
+    """Complete the tenant's IOs whose flight ended or whose booked impressions are delivered, then
+    restate the pacing of those still in flight (io.pacing_changed for each that changed)."""
     if not settings.flags.io_bookings:
         return []
+    today = today or utcnow().date()
     with session_scope(settings.database_url, tenant_id=tenant_id) as session:
-        completed = io_lifecycle.refresh_delivery(session, tenant_id, utcnow().date())
+        completed = io_lifecycle.refresh_delivery(session, tenant_id, today)
+        pacing.refresh_pacing(session, tenant_id, today, pacing.PacingThresholds.of(settings))
     if completed:
         enqueue_mirror(settings, tenant_id, "io_bookings")  # the sheet's status cells say completed too
     return completed

@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 def refresh_all_io_delivery_job() -> dict:
     """On a clock: flights end without any import happening."""
     settings = load_settings()
-    with session_scope(settings.database_url) as session:
+    with session_scope(settings.database_url, all_tenants=True) as session:  # the fan-out: each tenant's own below
         tenant_ids = session.scalars(select(Tenant.id)).all()
     completed = {tenant_id: refresh_io_delivery(settings, tenant_id) for tenant_id in tenant_ids}
     enqueue_dispatch(settings)

@@ -12,6 +12,7 @@ from ..sheets.ownership import TenantSheets
 from ..sheets.results import write_results
 from ..sheets.targets import target_for
 from ..sheets.writeback import write_back
+from ..workflows.pacing import PacingThresholds
 from .kinds import MIRROR, RESULTS, WRITE_BACK
 from .queue import JobSpec
 
@@ -51,7 +52,8 @@ def enqueue_write_back(settings: Settings, import_id: str) -> str:
 
 def execute_results(settings: Settings, tenant_id: int) -> int | None:
     with session_scope(settings.database_url, tenant_id=tenant_id) as session:
-        return write_results(session, tenant_sheets(settings, session, tenant_id), tenant_id, utcnow().date())
+        return write_results(session, tenant_sheets(settings, session, tenant_id), tenant_id, utcnow().date(),
+                             PacingThresholds.of(settings), settings.reconcile_tolerance)
 
 
 def results_job(tenant_id: int) -> int | None:

@@ -3,10 +3,11 @@ from .base import Base, utcnow
 from .bookings import ACTIVE_IO_STATUSES, IO_STATUSES, RUNNING_IO_STATUSES, IoBooking
 from .catalog import DEAL_STAGES, AdUnit, Campaign, Episode, Podcast, Sponsor
 from .events import EVENT_NAMES, AttributionEvent, Event, Match
+from .history import RowHistory
 from .hooks import DELIVERY_STATUSES, HookDelivery, HookSubscription
 from .imports import FINISHED_STATUSES, IMPORT_STATUSES, EtlImport, EtlImportChunk, EtlRowError
 from .metrics import MetricsDaily
-from .receipts import ConnectorState, WebhookReceipt
+from .receipts import SOURCE_STATES, ConnectorState, SourceHealth, WebhookReceipt
 from .sheet_values import SHEET_VALUE_ORIGINS, SheetValue
 from .tenancy import AdminSession, Tenant, TenantQuota, TenantSecret, TenantSpreadsheet
 
@@ -15,4 +16,5 @@ __all__ = [
     "Episode", "EtlImport", "EtlImportChunk", "EtlRowError", "Event", "FINISHED_STATUSES", "IMPORT_STATUSES",
     "IO_STATUSES", "IoBooking", "Match", "MetricsDaily", "Podcast", "Sponsor", "Tenant", "TenantSecret", "TenantSpreadsheet", "utcnow",
     "ConnectorState", "WebhookReceipt", "SHEET_VALUE_ORIGINS", "SheetValue", "AdminSession", "TenantQuota",
+    "SOURCE_STATES", "SourceHealth", "RowHistory",
 ]

@@ -41,6 +41,8 @@ class IoBooking(Base):
     # Downloads of the IO's episode within its flight, as last counted; and when it was completed.
     delivered_impressions: Mapped[int | None] = mapped_column(BigInteger)
     delivered_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The pacing state last announced (io.pacing_changed): on_track, behind, at_risk or over (hub/workflows/pacing.py).
+    pacing_state: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
 

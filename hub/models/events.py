@@ -11,10 +11,13 @@ from .base import Base, BigId, Json, Timestamp, tenant_id_column, utcnow
 EVENT_NAMES = (
     "io.scheduled",
     "io.delivered",
+    "io.pacing_changed",
     "deal.stage_changed",
     "match.recalculated",
     "etl.import_completed",
     "etl.error",
+    "source.stale",
+    "source.fresh",
 )
 
 

@@ -50,3 +50,27 @@ class ConnectorState(Base):
     last_sync_at: Mapped[datetime | None] = mapped_column(Timestamp)
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+
+
+SOURCE_STATES = ("fresh", "stale")
+
+
+class SourceHealth(Base):
+    """Whether a source (a connector, a sheet tab that pushes, a shop's webhooks) was last found fresh or
+    stale, so `source.stale` and `source.fresh` are emitted once per change (hub/workflows/source_health.py)."""
+
+    __tablename__ = "source_health"
+    __table_args__ = (UniqueConstraint("tenant_id", "source_key", name="uq_source_health_tenant_source_key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    tenant_id: Mapped[int] = tenant_id_column()
+    # "connector:buzzsprout", "sheets:<spreadsheet id>/<table>", "webhooks:shopify"
+    source_key: Mapped[str] = mapped_column(String(300), nullable=False)
+    kind: Mapped[str] = mapped_column(String(20), nullable=False)
+    state: Mapped[str] = mapped_column(String(10), nullable=False)
+    last_seen_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # The expected time between arrivals, and whether it is the source's schedule or learnt from its history.
+    cadence_seconds: Mapped[int | None] = mapped_column(Integer)
+    cadence_from: Mapped[str | None] = mapped_column(String(10))
+    changed_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    checked_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)

@@ -116,6 +116,6 @@ class TenantSheets:
         self._check(spreadsheet_id)
         self.target.write_cells(spreadsheet_id, tab, cells)
 
-    def replace_tab(self, spreadsheet_id: str, tab: str, rows, formats=None) -> None:
+    def replace_tab(self, spreadsheet_id: str, tab: str, rows, formats=None, highlights=()) -> None:
         self._check(spreadsheet_id)
-        self.target.replace_tab(spreadsheet_id, tab, rows, formats)
+        self.target.replace_tab(spreadsheet_id, tab, rows, formats, highlights)

@@ -39,6 +39,20 @@ RATIO = NumberFormat("NUMBER", "0.00")
 DAY = NumberFormat("DATE", "yyyy-mm-dd")
 MOMENT = NumberFormat("DATE_TIME", "yyyy-mm-dd hh:mm:ss")
 
+@dataclass(frozen=True)
+class Highlight:
+    """A conditional format: a cell of `column` (0-based, below the header) whose text is `text` gets
+    the background `colour` (#rrggbb). Set once on the tab, it colours whatever the hub writes later."""
+
+    column: int
+    text: str
+    colour: str
+
+    def rgb(self) -> dict[str, float]:
+        red, green, blue = (int(self.colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+        return {"red": round(red, 4), "green": round(green, 4), "blue": round(blue, 4)}
+
+
 # A cell of a tab the hub writes: text stays text (never a formula); numbers and dates are numbers, so
 # SUM, charts and sorting work in the sheet.
 Cell = str | int | float | Decimal | date | datetime | None
@@ -60,9 +74,10 @@ class SheetTarget(Protocol):
         """Write (row, column, text) cells, 1-based, as plain text: never as formulas."""
 
     def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[Cell]],
-                    formats: dict[int, NumberFormat] | None = None) -> None:
+                    formats: dict[int, NumberFormat] | None = None, highlights: tuple[Highlight, ...] = ()) -> None:
         """Make `tab` hold exactly `rows` (created if missing): text as plain text, numbers and dates as
-        numbers shown in `formats` (0-based column -> format of its cells below the header)."""
+        numbers shown in `formats` (0-based column -> format of its cells below the header), and the
+        tab carrying the conditional formats `highlights`."""
 
 
 def column_letter(index: int) -> str:
@@ -109,11 +124,15 @@ class GoogleSheetsTarget:
         self.http.values_batch_update(spreadsheet_id, body)
 
     def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[Cell]],
-                    formats: dict[int, NumberFormat] | None = None) -> None:
-        # At most four calls whatever the row count: read the tabs, one batchUpdate (add the tab if
-        # missing, set the number formats), clear, write.
-        meta = self.http.spreadsheets_get(spreadsheet_id, params={"fields": "sheets.properties(sheetId,title)"})
+                    formats: dict[int, NumberFormat] | None = None, highlights: tuple[Highlight, ...] = ()) -> None:
+        # At most four calls whatever the row count: read the tabs (and their conditional formats), one
+        # batchUpdate (add the tab if missing, set the number formats, add the missing conditional
+        # formats), clear, write.
+        meta = self.http.spreadsheets_get(
+            spreadsheet_id, params={"fields": "sheets(properties(sheetId,title),conditionalFormats)"})
         ids = {sheet["properties"]["title"]: sheet["properties"].get("sheetId") for sheet in meta.get("sheets", [])}
+        existing_rules = next((sheet.get("conditionalFormats", []) for sheet in meta.get("sheets", [])
+                               if sheet["properties"]["title"] == tab), [])
         requests = []
         if tab not in ids:
             # Our own sheetId for the new tab, so the format requests in the same batch can name it.
@@ -127,12 +146,33 @@ class GoogleSheetsTarget:
                 "cell": {"userEnteredFormat": {"numberFormat": {"type": number_format.sheets_type,
                                                                 "pattern": number_format.pattern}}},
                 "fields": "userEnteredFormat.numberFormat"}})
+        # Clearing values keeps a tab's conditional formats, so each is added once, when the tab lacks it
+        # (Sheets API v4, AddConditionalFormatRuleRequest with a BooleanRule TEXT_EQ condition:
+        # https://developers.google.com/sheets/api/samples/conditional-formatting).
+        have = {_rule_key(rule) for rule in existing_rules}
+        for highlight in highlights:
+            if (highlight.column, highlight.text) in have:
+                continue
+            requests.append({"addConditionalFormatRule": {"index": 0, "rule": {
+                "ranges": [{"sheetId": ids[tab], "startRowIndex": 1, "startColumnIndex": highlight.column,
+                            "endColumnIndex": highlight.column + 1}],
+                "booleanRule": {"condition": {"type": "TEXT_EQ", "values": [{"userEnteredValue": highlight.text}]},
+                                "format": {"backgroundColor": highlight.rgb()}}}}})
         if requests:
             self.http.batch_update(spreadsheet_id, {"requests": requests})
         self.http.values_clear(spreadsheet_id, _a1_tab(tab))
         # RAW: numbers go as JSON numbers, text as text (a "=..." string is never parsed into a formula).
         self.http.values_update(spreadsheet_id, f"{_a1_tab(tab)}!A1", params={"valueInputOption": "RAW"},
                                 body={"values": [[_sheets_value(value) for value in row] for row in rows]})
+
+
+def _rule_key(rule: dict) -> tuple[int | None, str | None]:
+    """(column, text) of a TEXT_EQ conditional format rule the hub would have added, else (None, None)."""
+    condition = rule.get("booleanRule", {}).get("condition", {})
+    ranges = rule.get("ranges") or [{}]
+    if condition.get("type") != "TEXT_EQ" or not condition.get("values"):
+        return None, None
+    return ranges[0].get("startColumnIndex"), condition["values"][0].get("userEnteredValue")
 
 
 def _sheets_value(value: Cell) -> str | int | float:
@@ -218,7 +258,10 @@ class LocalWorkbookTarget:
             workbook.save(path)
 
     def replace_tab(self, spreadsheet_id: str, tab: str, rows: list[list[Cell]],
-                    formats: dict[int, NumberFormat] | None = None) -> None:
+                    formats: dict[int, NumberFormat] | None = None, highlights: tuple[Highlight, ...] = ()) -> None:
+        from openpyxl.formatting.rule import CellIsRule
+        from openpyxl.styles import PatternFill
+
         formats = formats or {}
         path = local_workbook_path(self.folder, spreadsheet_id)
         with self._locked(path):
@@ -236,6 +279,12 @@ class LocalWorkbookTarget:
                     cell.value = value.replace(tzinfo=None) if isinstance(value, datetime) else value
                     if row_number > 1 and column - 1 in formats:
                         cell.number_format = formats[column - 1].pattern
+            for highlight in highlights:  # the tab is new each time, so its rules are too
+                letter = column_letter(highlight.column + 1)
+                fill = PatternFill(start_color=highlight.colour[1:].upper(), end_color=highlight.colour[1:].upper(),
+                                   fill_type="solid")
+                sheet.conditional_formatting.add(f"{letter}2:{letter}{max(len(rows), 2)}", CellIsRule(
+                    operator="equal", formula=['"' + highlight.text.replace('"', '""') + '"'], fill=fill))
             workbook.save(path)
 
 

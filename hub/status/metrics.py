@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..db import across_tenants
-from ..models import ConnectorState, EtlImport, Event, HookDelivery, Tenant, WebhookReceipt
+from ..models import ConnectorState, EtlImport, Event, HookDelivery, SourceHealth, Tenant, WebhookReceipt
 from ..quotas import usage
 from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
 
@@ -136,6 +136,18 @@ class HubCollector:
         ).all():
             connectors.add_metric([connector, status], count)
         yield connectors
+
+        # Totals only, like every family here (/metrics is not behind the admin token): a source's key
+        # names a tenant's spreadsheet. Which sources are stale is on the admin page.
+        sources = GaugeMetricFamily("hub_sources", "Judged sources (connectors, sheet tabs, shop webhooks) by kind and "
+                                    "state at the last scheduled check; stale = quiet past HUB_STALE_FACTOR × its "
+                                    "cadence.", labels=["kind", "state"])
+        for kind, state, count in session.execute(
+            select(SourceHealth.kind, SourceHealth.state, func.count())
+            .group_by(SourceHealth.kind, SourceHealth.state).order_by(SourceHealth.kind, SourceHealth.state)
+        ).all():
+            sources.add_metric([kind, state], count)
+        yield sources
 
         tenants = GaugeMetricFamily("hub_tenants", "Tenants in the database.")
         tenants.add_metric([], session.scalar(select(func.count()).select_from(Tenant)) or 0)

@@ -29,6 +29,7 @@ from ..ingest.summary import history_item
 from ..jobs.kinds import IMPORT_KINDS, kind_of
 from ..jobs.queue import redis_connection
 from ..quotas import usage
+from ..workflows.source_health import tenant_sources
 from ..models import (
     ConnectorState,
     EtlImport,
@@ -295,6 +296,17 @@ def connector_states(session: Session, tenants: dict[int, dict]) -> list[dict]:
     ]
 
 
+def source_states(session: Session, tenants: dict[int, dict]) -> list[dict]:
+    """Each judged source (connector, sheet tab, shop webhooks) per tenant, stale first, as the last
+    scheduled check found it (hub/workflows/source_health.py)."""
+    return [
+        {"tenant": tenants.get(tenant_id, {}).get("slug"), "source": h.source_key, "kind": h.kind, "state": h.state,
+         "last_seen_at": iso(h.last_seen_at), "cadence_seconds": h.cadence_seconds, "cadence_from": h.cadence_from,
+         "changed_at": iso(h.changed_at), "checked_at": iso(h.checked_at)}
+        for tenant_id, found in tenant_sources(session).items() for h in found
+    ]
+
+
 def webhook_receipts(session: Session, tenants: dict[int, dict], limit: int = RECENT_DELIVERIES) -> dict:
     """Platform webhooks received (Shopify, Wix...): how many by platform and status, the latest failures."""
     counts = session.execute(
@@ -473,6 +485,7 @@ def status_data(session: Session, settings: Settings, now: datetime | None = Non
         "rows_per_hour": points,
         # Pull connectors' states as they are in the database; with none, the page says so.
         "connectors": connector_states(session, tenants),
+        "sources": sorted(source_states(session, tenants), key=lambda item: item["state"] != "stale"),
         "webhook_receipts": webhook_receipts(session, tenants),
         "webhook_deliveries": webhook_deliveries(session, tenants),
     }

@@ -100,7 +100,9 @@ def creator(session: Session, tenant_id: int, today: date, top_episodes: int = T
         .order_by(IoBooking.flight_start, IoBooking.io_id)).all()
     unassigned_ios = []
     for io in ios:
-        summary = io_summary(session, io, today)
+        # The dashboards' `today` is the last day with data (their windows end on it); pacing counts the
+        # days before the day it is given, so it is given the day after.
+        summary = io_summary(session, io, today + timedelta(days=1))
         shown = {key: summary[key] for key in (
             "io_id", "status", "campaign_id", "episode_id", "flight_start", "flight_end",
             "booked_impressions", "delivered_impressions", "pacing")}
@@ -154,7 +156,7 @@ def advertiser(session: Session, tenant_id: int, today: date) -> dict:
     by_campaign: dict[str | None, list[dict]] = defaultdict(list)
     for io in session.scalars(select(IoBooking).where(IoBooking.tenant_id == tenant_id)
                               .order_by(IoBooking.flight_start, IoBooking.io_id)):
-        by_campaign[io.campaign_id].append(io_summary(session, io, today))
+        by_campaign[io.campaign_id].append(io_summary(session, io, today + timedelta(days=1)))  # as in creator()
 
     rows, per_sponsor = [], {}
     for campaign_id in sorted(set(campaigns) | set(by_campaign), key=lambda c: (c is None, c or "")):

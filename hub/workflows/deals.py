@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..events import emit
+from ..history import record_changes
 from ..models import DEAL_STAGES, Campaign, IoBooking, Sponsor, utcnow
 
 FINAL_STAGES = ("won", "lost")
@@ -73,6 +74,7 @@ def move_stage(session: Session, tenant_id: int, campaign_id: str, new_stage: st
         return campaign, False
     old, campaign.stage = campaign.stage, new_stage
     record_move(session, tenant_id, campaign, old)
+    record_changes(session, tenant_id, "deals", [(campaign_id, {"stage": {"old": old, "new": new_stage}})], "api")
     return campaign, True
 
 

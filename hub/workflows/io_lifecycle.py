@@ -13,6 +13,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from ..events import emit
+from ..history import record_changes
 from ..models import IoBooking, MetricsDaily, utcnow
 
 # Where each status may go next (staying put is always allowed).
@@ -65,14 +66,28 @@ def delivered_impressions(session: Session, io: IoBooking) -> int:
         MetricsDaily.source.not_in(COMMERCE_SOURCES))))
 
 
+def delivery_outcome(status: str, booked: int | None, delivered: int) -> dict:
+    """How a completed IO ended: ratio = delivered / booked; under_delivered when ratio < 1
+    (`delivery` "under", else "full"). An IO not completed, or with nothing booked, has no outcome."""
+    if status != "completed" or not booked:
+        return {"delivery": None, "delivery_ratio": None, "under_delivered": None}
+    under = delivered < booked
+    return {"delivery": "under" if under else "full", "delivery_ratio": round(delivered / booked, 4),
+            "under_delivered": under}
+
+
 def _mark_delivered(session: Session, tenant_id: int, io_id: str, reason: str) -> None:
     io = session.scalar(select(IoBooking).where(IoBooking.tenant_id == tenant_id, IoBooking.io_id == io_id))
     delivered = delivered_impressions(session, io)
     io.delivered_impressions, io.delivered_at = delivered, io.delivered_at or utcnow()
+    outcome = delivery_outcome("completed", io.booked_impressions, delivered)
     emit(session, tenant_id, "io.delivered", {
         "io_id": io_id, "episode_id": io.episode_id, "booked_impressions": io.booked_impressions,
-        "delivered_impressions": delivered, "flight_start": io.flight_start.isoformat(),
-        "flight_end": io.flight_end.isoformat(), "reason": reason}, subject=io_id)
+        "delivered_impressions": delivered, "booked": io.booked_impressions, "delivered": delivered,
+        "ratio": outcome["delivery_ratio"], "under_delivered": outcome["under_delivered"],
+        "shortfall": max((io.booked_impressions or 0) - delivered, 0), "status": "completed",
+        "flight_start": io.flight_start.isoformat(), "flight_end": io.flight_end.isoformat(), "reason": reason},
+        subject=io_id)
 
 
 def refresh_delivery(session: Session, tenant_id: int, today: date) -> list[str]:
@@ -87,12 +102,15 @@ def refresh_delivery(session: Session, tenant_id: int, today: date) -> list[str]
         flight_over = today > io.flight_end
         if not (booked_reached or flight_over):
             continue
+        was = io.status
         # The WHERE makes this the only writer that completes the IO: a concurrent refresh updates
         # no row and emits nothing, so io.delivered happens exactly once.
         moved = session.execute(update(IoBooking).where(
             IoBooking.id == io.id, IoBooking.status.in_(IN_FLIGHT)).values(
             status="completed", updated_at=utcnow())).rowcount
         if moved:
+            record_changes(session, tenant_id, "io_bookings", [
+                (io.io_id, {"status": {"old": was, "new": "completed"}})], "lifecycle")
             _mark_delivered(session, tenant_id, io.io_id,
                             reason="booked impressions reached" if booked_reached else "flight ended")
             completed.append(io.io_id)

@@ -1,4 +1,5 @@
-"""What an IO has done so far: delivery, pacing, attributed conversions and revenue, CPA."""
+"""What an IO has done so far: delivery, pacing (hub/workflows/pacing.py), attributed conversions and
+revenue, CPA, and for a completed IO whether it delivered what was booked."""
 from __future__ import annotations
 
 from datetime import date
@@ -8,14 +9,15 @@ from sqlalchemy.orm import Session
 
 from ..attribution.attribute import CONVERTED
 from ..models import AttributionEvent, IoBooking
-from .io_lifecycle import delivered_impressions
+from .io_lifecycle import delivered_impressions, delivery_outcome
+from .discrepancies import DEFAULT_TOLERANCE, discrepancies
+from .pacing import PacingThresholds, io_pacing
 
 
-def io_summary(session: Session, io: IoBooking, today: date) -> dict:
+def io_summary(session: Session, io: IoBooking, today: date, thresholds: PacingThresholds = PacingThresholds(),
+               tolerance: float = DEFAULT_TOLERANCE) -> dict:
     delivered = delivered_impressions(session, io)
-    flight_days = (io.flight_end - io.flight_start).days + 1
-    elapsed = min(max((today - io.flight_start).days + 1, 0), flight_days)
-    expected = (io.booked_impressions or 0) * elapsed / flight_days if flight_days else 0
+    pacing = io_pacing(session, io, today, thresholds)
     conversions, revenue = session.execute(select(
         func.count().filter(AttributionEvent.status.in_(CONVERTED)),
         func.coalesce(func.sum(AttributionEvent.revenue_cents).filter(AttributionEvent.status == "open"), 0),
@@ -39,9 +41,15 @@ def io_summary(session: Session, io: IoBooking, today: date) -> dict:
         "vanity_url": io.vanity_url,
         "delivered_impressions": delivered,
         "delivered_at": io.delivered_at.isoformat() if io.delivered_at else None,
-        # 1.0 means on schedule: delivered against what the flight's elapsed share of the booking expects.
-        "pacing": round(delivered / expected, 3) if expected else None,
+        # pacing: 1.0 means on schedule (delivered to date against what the elapsed share of the flight
+        # expects); pacing_state is on_track/behind/at_risk/over while the IO is in flight.
+        **pacing.as_dict(),
+        # For a completed IO: "under" when it delivered less than booked, else "full" (io_lifecycle).
+        **delivery_outcome(io.status, io.booked_impressions, delivered),
         "conversions": int(conversions),
         "revenue_cents": int(revenue),
         "cpa_cents": cost_cents // int(conversions) if conversions else None,
+        # Days of the flight on which two host sources disagree over the tolerance (discrepancies.py).
+        "source_conflicts": discrepancies(session, io.tenant_id, io.flight_start, io.flight_end, tolerance,
+                                          io.episode_id) if io.episode_id else [],
     }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from ...history import changed_columns, record_changes
 from ...models import DEAL_STAGES, Campaign, utcnow
 from ...sheets import mirror
 from ...workflows.deals import DEFAULT_STAGE, StageRefused, lock_campaigns, record_move, refused_move
@@ -59,6 +60,7 @@ class DealRules(TableRules):
         stored = lock_campaigns(session, tenant_id, [record["campaign_id"] for record in records])
         now = utcnow()
         outcomes: list[str] = []
+        history: list[tuple[str, dict]] = []
         for record in records:
             campaign_id, stage = record["campaign_id"], record.get("stage")
             campaign = stored.get(campaign_id)
@@ -76,6 +78,7 @@ class DealRules(TableRules):
                 # batch rather than move a deal out of a final stage.
                 raise StageRefused(reason)
             changed = False
+            before = {name: getattr(campaign, name) for name in (*VALUE_COLUMNS, "stage")}
             for name in VALUE_COLUMNS:
                 if name in record and getattr(campaign, name) != record[name]:
                     setattr(campaign, name, record[name])
@@ -84,8 +87,12 @@ class DealRules(TableRules):
                 old, campaign.stage = campaign.stage, stage
                 record_move(session, tenant_id, campaign, old, at=now)
                 changed = True
+            if changed:
+                after = {name: getattr(campaign, name) for name in before}
+                history.append((campaign_id, changed_columns(before, after, before)))
             outcomes.append("updated" if changed else "unchanged")
         session.flush()
+        record_changes(session, tenant_id, "deals", history, self.source, import_id, at=now)
         return outcomes
 
     def after_write(self, session: Session, tenant_id: int, records: list[dict], outcomes: list[str]) -> None:

@@ -92,6 +92,7 @@ class IoBookingRules(TableRules):
 
 IO_BOOKINGS = TableSpec(
     name="io_bookings",
+    keeps_history=True,
     table=IoBooking.__table__,
     columns=(
         Column("io_id", v.parse_identifier, required=True, key=True),

@@ -15,6 +15,7 @@ def listeners_within_downloads(row: dict) -> list[tuple[str, str]]:
 
 METRICS_DAILY = TableSpec(
     name="metrics_daily",
+    keeps_history=True,
     table=MetricsDaily.__table__,
     columns=(
         Column("day", v.parse_date, required=True, key=True),
