@@ -225,6 +225,17 @@ def test_an_rss_element_without_a_channel_and_an_empty_body_are_refused():
         client.parse(b"  \n")
 
 
+def test_an_entity_expansion_bomb_is_refused_not_expanded():
+    # "Billion laughs": nine levels of ten references each would make 10**9 copies of "lol". Expat
+    # (2.4 and later) stops it by its amplification limit; the feed is refused as not well-formed.
+    entities = '<!ENTITY lol0 "lol">' + "".join(
+        f'<!ENTITY lol{level} "{("&lol%d;" % (level - 1)) * 10}">' for level in range(1, 10))
+    bomb = (f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss version="2.0"><channel><title>&lol9;</title>'
+            '<link>https://bomb.example</link><description>d</description></channel></rss>').encode()
+    with pytest.raises(ConnectorError, match="is not well-formed XML .*amplification"):
+        RssConnector({"feed_url": FEED_URL}).parse(bomb)
+
+
 def test_an_http_500_is_retried_then_fails_the_sync_as_retriable(database_url, tenant):
     add_rss(database_url, tenant["id"])
     with responses.RequestsMock() as wire:
