@@ -19,7 +19,7 @@ from rq.cron import CronScheduler
 from connectors.base import ConnectorError
 from connectors.rss import RssConnector, podcast_guid_for
 from hub.config import load_settings
-from hub.db import across_tenants, make_session_factory
+from hub.db import across_tenants, for_tenant, make_session_factory
 from hub.ingest.values import BadValue, parse_duration
 from hub.jobs import connectors as connector_jobs
 from hub.jobs.connectors import SYNC_JOB, SyncError, build, configure, run_sync
@@ -52,9 +52,8 @@ def settings_for(url: str, env: str = "test"):
 
 
 def add_rss(url: str, tenant_id: int, every: int | None = None, allow_loopback: bool = False, **values):
-    session = make_session_factory(url)()
+    session = for_tenant(make_session_factory(url)(), tenant_id)  # as `connector add` does
     try:
-        across_tenants(session)
         tenant = tenant_by_slug(session, "acme")
         state = configure(session, tenant, "rss", {"feed_url": FEED_URL, **values}, every, SECRET_KEY,
                           allow_loopback=allow_loopback)
@@ -68,7 +67,7 @@ def rss_client(url: str, **overrides) -> RssConnector:
     """The connector as the hub builds it (the guarded session), with retries that do not wait."""
     session = make_session_factory(url)()
     try:
-        state = across_tenants(session).query(ConnectorState).filter_by(connector="rss").one()
+        state = across_tenants(session).query(ConnectorState).filter_by(connector="rss").one()  # the test's only one
         built = build(session, state, SECRET_KEY)
     finally:
         session.close()
