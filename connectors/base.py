@@ -165,6 +165,9 @@ class Connector:
     settle_days: ClassVar[int] = 1
     # Wait after a 429 that carries no Retry-After.
     rate_limit_wait: ClassVar[float] = 2.0
+    # Config fields holding a URL the tenant chose (an RSS feed's), not the platform's own API: the hub
+    # checks them when stored and hands such a connector a session that refuses private addresses.
+    outsider_url_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: dict, session: requests.Session | None = None,
                  sleep: Callable[[float], None] = time.sleep, *,
@@ -178,10 +181,15 @@ class Connector:
         self.clock = clock
         self.max_retries = max_retries
         # The one retry policy, mounted on the session this connector was given (so give each
-        # connector a session of its own).
+        # connector a session of its own). An adapter of its own kind that the session was handed
+        # with (the hub's address guard for tenant-chosen URLs) is kept and given the policy.
         adapter = HTTPAdapter(max_retries=self.retry_policy())
-        self.session.mount("https://", adapter)
-        self.session.mount("http://", adapter)
+        for prefix in ("https://", "http://"):
+            handed = self.session.adapters.get(prefix)
+            if handed is not None and type(handed) is not HTTPAdapter:
+                handed.max_retries = self.retry_policy()
+            else:
+                self.session.mount(prefix, adapter)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.redacted_config()}>"

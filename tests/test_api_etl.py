@@ -63,7 +63,8 @@ def test_other_tenants_imports_are_invisible(client, database_url, tenant):
 def test_bad_requests_say_what_is_wrong(client, tenant):
     token = tenant["secrets"]["api"]
     assert upload(client, token, table="nope").get_json()["error"] == (
-        "form field 'table': expected one of metrics_daily, io_bookings, conversions, deals, found 'nope'")
+        "form field 'table': expected one of metrics_daily, io_bookings, conversions, deals, podcasts, episodes, "
+        "found 'nope'")
     assert upload(client, token, filename="m.pdf").get_json()["error"] == "file 'm.pdf': expected a .csv, .xlsx or .ods file"
 
 

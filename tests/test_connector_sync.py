@@ -60,7 +60,7 @@ def test_the_schedule_runs_a_sync_through_the_pipeline(database_url, redis_url, 
     add_transistor(database_url, "acme", every=60)
     # The documented analytics body is from May 2024: let the connector's "today" be then.
     real_build = connector_jobs.build
-    monkeypatch.setattr(connector_jobs, "build", lambda session, state, key: get_connector(state.connector)(
+    monkeypatch.setattr(connector_jobs, "build", lambda session, state, key, **options: get_connector(state.connector)(
         real_build(session, state, key).config, today=lambda: date(2024, 5, 10)))
     connection = Redis.from_url(redis_url)
     cron = CronScheduler(connection=connection)
@@ -110,7 +110,10 @@ def test_a_failed_sync_keeps_its_error_and_resumes_from_its_cursor(database_url,
 def test_connectors_api_shows_each_ones_status(client, database_url, tenant):
     add_transistor(database_url, "acme", every=30)
     listed = client.get("/api/v1/connectors", headers={"Authorization": f"Bearer {tenant['secrets']['api']}"}).get_json()
+    (state,) = rows(database_url, ConnectorState)
+    # Never synced and scheduled: due at once, i.e. since it was configured.
     assert listed["connectors"] == [{"connector": "transistor", "status": "idle", "every_minutes": 30, "last_sync_at": None,
+                                     "next_sync_at": state.updated_at.isoformat(),
                                      "cursor": {}, "last_error": None, "config": {"show_id": "54321"}}]
 
 

@@ -118,7 +118,7 @@ def _worker_runs_sync(redis_url: str, status: int, tenant_id: int) -> tuple[Job,
 def test_a_rejected_token_is_not_retried_but_a_platform_outage_is(database_url, redis_url, tenant, hub_env, monkeypatch):
     hub_env(database_url, redis_url, HUB_SECRET_KEY=SECRET_KEY)
     real_build = connector_jobs.build  # the stored settings, with no waiting between the connector's own retries
-    monkeypatch.setattr(connector_jobs, "build", lambda session, state, key: get_connector(state.connector)(
+    monkeypatch.setattr(connector_jobs, "build", lambda session, state, key, **options: get_connector(state.connector)(
         real_build(session, state, key).config, max_retries=1, sleep=lambda seconds: None))
     session = observer(database_url)
     configure(session, tenant_by_slug(session, "acme"), "transistor", {"show_id": "54321", "api_key": "tr-key"}, None,

@@ -74,7 +74,7 @@ def test_zapier_auth(client, database_url, tenant):
     assert zap(client, tenant, token=other["secrets"]["zapier"], json=body).status_code == 401
     ok = client.post("/webhooks/zapier/acme/metrics_daily", json=body, headers={"X-Hub-Token": tenant["secrets"]["zapier"]})
     assert ok.status_code == 202
-    assert zap(client, tenant, stream="podcasts", json=body).status_code == 404
+    assert zap(client, tenant, stream="sponsors", json=body).status_code == 404
 
 
 def test_bad_bodies_say_why(client, tenant):

@@ -10,6 +10,9 @@ from connectors.registry import CONNECTORS
 from . import main, settings_or_exit, tenant_id_or_exit
 from .secret_input import STDIN, read_secret, refuse_argv_secret
 
+# Settings given as text on the command line that the connectors' schemas take as integers.
+INTEGER_SUFFIXES = ("_days", "_size", "_bytes")
+
 
 @main.command("sync")
 @click.argument("connector", type=click.Choice(list(CONNECTORS)))
@@ -45,8 +48,9 @@ def connector_add(name: str, tenant_slug: str, pairs: tuple[str, ...], interval:
     """Store (or change) a connector's settings; secrets are kept encrypted."""
     from connectors.base import ConnectorError
 
-    from ..db import session_scope
+    from ..db import for_tenant, session_scope
     from ..jobs.connectors import configure
+    from ..jobs.hooks import allow_loopback
     from ..tenants import tenant_by_slug
 
     from connectors.registry import get_connector
@@ -62,14 +66,15 @@ def connector_add(name: str, tenant_slug: str, pairs: tuple[str, ...], interval:
                 refuse_argv_secret(f"--set {key.strip()}=…", f"echo \"$TOKEN\" | python -m hub connector add {name} "
                                                            f"--tenant {tenant_slug} --set {key.strip()}=- ...")
             value = read_secret(f"{name} {key.strip()}")
-        values[key.strip()] = int(value) if value.strip().isdigit() and key.strip().endswith("_days") else value
+        values[key.strip()] = int(value) if value.strip().isdigit() and key.strip().endswith(INTEGER_SUFFIXES) else value
     settings = settings_or_exit()
     try:
         with session_scope(settings.database_url) as session:
             found = tenant_by_slug(session, tenant_slug)
             if found is None:
                 raise click.ClickException(f"no tenant {tenant_slug!r}")
-            state = configure(session, found, name, values, interval, settings.secret_key)
+            state = configure(for_tenant(session, found.id), found, name, values, interval, settings.secret_key,
+                              allow_loopback(settings))
             shown = {"connector": name, "tenant": tenant_slug, "config": state.config, "every_minutes": interval}
     except ConnectorError as error:
         raise click.ClickException(str(error)) from None
@@ -87,6 +92,7 @@ def connector_test(name: str, tenant_slug: str) -> None:
 
     from ..db import session_scope
     from ..jobs.connectors import build
+    from ..jobs.hooks import allow_loopback
     from ..models import ConnectorState
 
     settings = settings_or_exit()
@@ -96,7 +102,7 @@ def connector_test(name: str, tenant_slug: str) -> None:
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
             raise click.ClickException(f"connector {name!r} is not configured for {tenant_slug}")
-        client = build(session, state, settings.secret_key)
+        client = build(session, state, settings.secret_key, allow_loopback(settings))
     try:
         client.test_connection()
     except ConnectorError as error:

@@ -6,6 +6,7 @@ says what was expected; the validator adds the row number and the column.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -273,6 +274,36 @@ def parse_currency(raw: object) -> str:
     if not re.fullmatch(r"[A-Z]{3}", text):
         raise BadValue(f"expected a 3-letter currency code like USD, found {shown(raw)}")
     return text
+
+
+def parse_text(raw: object) -> str:
+    """Free text (a title, an author): kept as written, outer spaces trimmed; its column's length is
+    checked by the bounds."""
+    return str(raw).strip()
+
+
+def parse_duration(raw: object) -> int:
+    """A length in whole seconds, from any form Apple's itunes:duration takes: seconds (`3723`,
+    `3723.4`), `MM:SS` (`62:03`) or `HH:MM:SS` (`1:02:03`). Fractions of a second are rounded."""
+    expected = "expected a duration like 3723 (seconds), 62:03 (MM:SS) or 1:02:03 (HH:MM:SS)"
+    if isinstance(raw, bool):
+        raise BadValue(f"{expected}, found {raw}")
+    if isinstance(raw, (int, float)):
+        if not math.isfinite(raw) or raw < 0:
+            raise BadValue(f"{expected}, found {raw}")
+        return round(raw)
+    text = str(raw).strip()
+    parts = text.split(":")
+    # Only the last part (the seconds) may carry a fraction.
+    if len(parts) > 3 or not all(part.isdigit() and part.isascii() for part in parts[:-1]) \
+            or not re.fullmatch(r"\d+(\.\d+)?", parts[-1]):
+        raise BadValue(f"{expected}, found {shown(raw)}")
+    numbers = [Decimal(part) for part in parts]
+    # The seconds, and the minutes of HH:MM:SS, stay under 60: 1:75:00 is a typo, not 2:15:00.
+    if (len(numbers) > 1 and numbers[-1] >= 60) or (len(numbers) == 3 and numbers[1] >= 60):
+        raise BadValue(f"{expected}, found {shown(raw)}")
+    seconds = sum(number * 60 ** place for place, number in enumerate(reversed(numbers)))
+    return int(seconds.to_integral_value())
 
 
 # The parsers whose columns take a sheet's typed value over its displayed text (see Column.prefers_typed).

@@ -2,10 +2,12 @@
 the schedule that runs them, driven by RQ's cron (hub/jobs/cron.py), not a loop of our own."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 from datetime import date, timedelta
 from typing import Callable, Iterable
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +17,8 @@ from connectors.registry import get_connector
 
 from ..config import Settings, load_settings
 from ..db import session_scope
+from ..hooks.guarded_http import guarded_session
+from ..hooks.target_guard import TargetRefused, allowed_addresses
 from ..ingest.intake import create_import
 from ..ingest.pipeline import run_import
 from ..ingest.tables import TABLES
@@ -22,6 +26,7 @@ from ..models import ConnectorState, Tenant, utcnow
 from ..quotas import admit_import
 from ..tenants import connector_secret_source, read_secret, set_secret
 from .after_import import Finished, follow_imports
+from .hooks import allow_loopback
 from .kinds import SYNC
 from .queue import JobSpec, not_retried
 from .writeback import enqueue_results
@@ -82,13 +87,41 @@ def _full_config(session: Session, state: ConnectorState, secret_key: str) -> di
     return {**(state.config or {}), **(json.loads(secrets) if secrets else {})}
 
 
+def check_outsider_url(field: str, url: str, allow_loopback: bool = False) -> None:
+    """A tenant-chosen URL (an RSS feed's) the hub may call: http(s) without credentials, https unless
+    loopback is allowed, and an address literal only if public. A name is not resolved here (a feed
+    host may not resolve from where the command runs): the guarded session checks every address it
+    connects to, on every sync. ConnectorError names the field and the reason."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        if parts.scheme not in ("http", "https") or not host:
+            raise TargetRefused(f"expected an https:// URL, found {url[:100]!r}")
+        if parts.username or parts.password:
+            raise TargetRefused("credentials in the URL are not accepted")
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            if parts.scheme != "https" and not allow_loopback:
+                raise TargetRefused(f"expected https://, found {parts.scheme}://") from None
+            return
+        allowed_addresses(host, parts.port, parts.scheme, allow_loopback)
+    except TargetRefused as refused:
+        raise ConnectorError(f"{field}: {str(refused).replace('target_url: ', '')}") from None
+    except ValueError:  # a port that is not a number
+        raise ConnectorError(f"{field}: not a URL the hub can call: {url[:100]!r}") from None
+
+
 def configure(session: Session, tenant: Tenant, name: str, values: dict, interval_minutes: int | None,
-              secret_key: str) -> ConnectorState:
-    """Store a connector's settings (secrets encrypted apart), checked by the connector's own schema."""
+              secret_key: str, allow_loopback: bool = False) -> ConnectorState:
+    """Store a connector's settings (secrets encrypted apart), checked by the connector's own schema.
+    `allow_loopback` (development and tests) admits tenant-chosen URLs on 127.0.0.1."""
     cls = get_connector(name)
     state = connector_state(session, tenant.id, name)
     full = {**_full_config(session, state, secret_key), **values}
-    cls(full)  # raises ConnectorError naming a missing or invalid field
+    checked = cls(full).config  # raises ConnectorError naming a missing or invalid field
+    for field in cls.outsider_url_fields:
+        check_outsider_url(field, checked[field], allow_loopback)
     secret_fields = set(cls.config_schema.get("secret", []))
     state.config = {k: v for k, v in full.items() if k not in secret_fields}
     set_secret(session, tenant, connector_secret_source(name), json.dumps({k: v for k, v in full.items() if k in secret_fields}), secret_key)
@@ -97,8 +130,14 @@ def configure(session: Session, tenant: Tenant, name: str, values: dict, interva
     return state
 
 
-def build(session: Session, state: ConnectorState, secret_key: str):
-    return get_connector(state.connector)(_full_config(session, state, secret_key))
+def build(session: Session, state: ConnectorState, secret_key: str, allow_loopback: bool = False):
+    """The connector with its stored settings. One that calls tenant-chosen URLs gets a session that
+    refuses private, loopback and link-local addresses at connect time (DNS rebinding included)."""
+    cls = get_connector(state.connector)
+    config = _full_config(session, state, secret_key)
+    if cls.outsider_url_fields:
+        return cls(config, session=guarded_session(allow_loopback))
+    return cls(config)
 
 
 def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None = None, connector=None) -> dict:
@@ -119,7 +158,7 @@ def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | Non
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
             raise SyncError(f"connector {name!r} is not configured: run 'python -m hub connector add {name} ...'")
-        connector = connector or build(session, state, settings.secret_key)
+        connector = connector or build(session, state, settings.secret_key, allow_loopback=allow_loopback(settings))
         cursor = dict(state.cursor or {})
 
         def apply_page(page: Page) -> None:
@@ -171,7 +210,7 @@ def due_connectors(session: Session, now=None) -> list[ConnectorState]:
 
 def sync_due_connectors(settings: Settings) -> list[str]:
     """Enqueue every connector whose interval has passed (one job per tenant and connector at a time)."""
-    with session_scope(settings.database_url, all_tenants=True) as session:
+    with session_scope(settings.database_url, all_tenants=True) as session:  # the cron fan-out
         due = [(s.tenant_id, s.connector) for s in due_connectors(session)]
     started = []
     for tenant_id, name in due:
@@ -185,12 +224,24 @@ def sync_due_connectors_job() -> list[str]:
     return sync_due_connectors(load_settings())
 
 
+def next_sync_at(state: ConnectorState):
+    """When the schedule next syncs this connector (the `due_connectors` rule): its interval after the
+    last sync, or at once (since it was configured) when it never synced; None when not scheduled."""
+    if state.interval_minutes is None:
+        return None
+    if state.last_sync_at is None:
+        return state.updated_at
+    return state.last_sync_at + timedelta(minutes=state.interval_minutes)
+
+
 def state_json(state: ConnectorState) -> dict:
+    following = next_sync_at(state)
     return {
         "connector": state.connector,
         "status": state.status,
         "every_minutes": state.interval_minutes,
         "last_sync_at": state.last_sync_at.isoformat() if state.last_sync_at else None,
+        "next_sync_at": following.isoformat() if following else None,
         "cursor": state.cursor,
         "last_error": state.last_error,
         "config": state.config,  # secrets are not in it

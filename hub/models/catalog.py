@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Date, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, Timestamp, tenant_id_column, utcnow
@@ -23,7 +23,18 @@ class Podcast(Base):
     podcast_id: Mapped[str] = mapped_column(String(128), nullable=False)
     title: Mapped[str | None] = mapped_column(String(300))
     category: Mapped[str | None] = mapped_column(String(100))
+    # What its RSS feed says of it (connectors/rss.py): the feed, its Podcasting 2.0 guid, iTunes fields.
+    feed_url: Mapped[str | None] = mapped_column(String(2000))
+    podcast_guid: Mapped[str | None] = mapped_column(String(64))
+    author: Mapped[str | None] = mapped_column(String(300))
+    language: Mapped[str | None] = mapped_column(String(35))
+    image_url: Mapped[str | None] = mapped_column(String(2000))
+    itunes_type: Mapped[str | None] = mapped_column(String(10))  # episodic or serial
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    # Which import last changed this row, and when (an imported table, like metrics_daily).
+    import_id: Mapped[str | None] = mapped_column(String(32))
+    last_updated: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow,
+                                                   server_default=func.current_timestamp())
 
 
 class Episode(Base):
@@ -36,7 +47,21 @@ class Episode(Base):
     podcast_id: Mapped[str | None] = mapped_column(String(128))
     title: Mapped[str | None] = mapped_column(String(300))
     published_on: Mapped[date | None] = mapped_column(Date)
+    # What its feed item says of it: the item's <guid> (episode_id may be the tenant's own id, see
+    # connectors/rss.py), when it was published, its length and numbers, its audio, transcript, chapters.
+    guid: Mapped[str | None] = mapped_column(String(2000))
+    published_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    season_number: Mapped[int | None] = mapped_column(Integer)
+    episode_number: Mapped[int | None] = mapped_column(Integer)
+    episode_type: Mapped[str | None] = mapped_column(String(10))  # full, trailer or bonus
+    audio_url: Mapped[str | None] = mapped_column(String(2000))
+    transcript_url: Mapped[str | None] = mapped_column(String(2000))
+    chapters_url: Mapped[str | None] = mapped_column(String(2000))
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
+    import_id: Mapped[str | None] = mapped_column(String(32))
+    last_updated: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow,
+                                                   server_default=func.current_timestamp())
 
 
 class Sponsor(Base):

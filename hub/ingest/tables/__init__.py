@@ -8,10 +8,13 @@ from __future__ import annotations
 from ..spec import TableSpec
 from .conversions import CONVERSIONS
 from .deals import DEALS
+from .episodes import EPISODES
 from .io_bookings import IO_BOOKINGS
 from .metrics_daily import METRICS_DAILY
+from .podcasts import PODCASTS
 
-TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (METRICS_DAILY, IO_BOOKINGS, CONVERSIONS, DEALS)}
+TABLES: dict[str, TableSpec] = {spec.name: spec for spec in (METRICS_DAILY, IO_BOOKINGS, CONVERSIONS, DEALS,
+                                                             PODCASTS, EPISODES)}
 # The tabs the Apps Script pushes (appscript/src/config.js keeps the same list; a test compares them).
 SHEET_TABLES: tuple[str, ...] = tuple(name for name, spec in TABLES.items() if spec.sheet_tab)
 
