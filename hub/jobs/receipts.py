@@ -7,7 +7,7 @@ import logging
 from rq import get_current_job
 from sqlalchemy import select
 
-from connectors.shopify import order_from_shopify, refund_from_shopify
+from connectors.shopify import order_from_shopify, order_with_refund, refund_from_shopify
 from connectors.wix import decode_wix_webhook, order_from_wix
 
 from ..attribution.attribute import apply_order
@@ -36,11 +36,7 @@ def _apply_shopify(session, settings: Settings, receipt: WebhookReceipt) -> str:
             AttributionEvent.order_id == order_id))
         if event is None:
             return "order unknown yet"  # its orders/updated, which carries the refund, will follow
-        stored = dict(event.payload["order"])
-        refunds = list(stored.get("refunds") or [])
-        if all(str(r.get("id")) != str(payload.get("id")) for r in refunds):
-            refunds.append(payload)  # the order as it is after this refund; a replay adds nothing
-        stored["refunds"] = refunds
+        stored = order_with_refund(event.payload["order"], payload)  # a replay adds nothing
         order = order_from_shopify(stored, topic="orders/updated", triggered_at=processed_at)
         return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
                                         cause=f"shopify-{receipt.id}") else "stale"
