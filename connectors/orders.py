@@ -10,7 +10,7 @@ from datetime import datetime
 
 @dataclass
 class Order:
-    platform: str                      # "shopify", "wix", "zapier": part of the order's key
+    platform: str                      # "shopify", "wix", "stripe", "zapier": part of the order's key
     order_id: str                      # the platform's id, as text
     occurred_at: datetime              # when it was placed (timezone-aware): decides the day and the window
     total_cents: int                   # what it is worth now: total minus refunds, in integer cents
