@@ -83,6 +83,63 @@ def _successful_refund_transactions(refund: dict) -> list[dict]:
             if isinstance(t, dict) and t.get("kind") == "refund" and t.get("status") == "success"]
 
 
+def _total_minus_refunds(order: dict, order_id: str, currency: str | None) -> int:
+    """The fallback for payloads without current_total_price (older API versions): total_price (the
+    original total, shop currency, which does not shrink with refunds) minus the successful refund
+    transactions in the shop currency. A refund in another currency (a multi-currency presentment
+    refund) cannot be subtracted exactly and is left out."""
+    if order.get("total_price") in (None, ""):
+        raise ShopifyPayloadError(f"order {order_id}: total_price: expected a decimal amount such as \"19.99\", found nothing")
+    total_cents = _cents(order["total_price"], "total_price")
+    refunded = Decimal(0)
+    for refund in order.get("refunds") or []:
+        if not isinstance(refund, dict):
+            continue
+        for transaction in _successful_refund_transactions(refund):
+            tx_currency = transaction.get("currency")
+            if currency and tx_currency and tx_currency != currency:
+                continue
+            try:
+                refunded += to_decimal(transaction.get("amount"), "refund amount")
+            except ValueError as exc:
+                raise ShopifyPayloadError(str(exc)) from None
+    return total_cents - _cents(refunded, "refunds")
+
+
+def _discount_codes(order: dict) -> list[str]:
+    """discount_codes[].code, then discount_applications[] of type "discount_code" (their `code`):
+    a code that only the applications list carries (Shopify's newer payloads, some apps) still counts.
+    Each code once, as typed."""
+    codes: list[str] = []
+    entries = list(order.get("discount_codes") or [])
+    entries += [a for a in order.get("discount_applications") or []
+                if isinstance(a, dict) and a.get("type") == "discount_code"]
+    for entry in entries:
+        code = entry.get("code") if isinstance(entry, dict) else entry
+        if isinstance(code, str) and code.strip() and code.strip() not in codes:
+            codes.append(code.strip())
+    return codes
+
+
+def _utm_parameters(order: dict) -> dict[str, str]:
+    """utm_* parameters from landing_site's query (the first page the buyer saw), then from
+    note_attributes ([{"name": "utm_campaign", "value": "..."}], where cart scripts and apps keep
+    them). The landing page's value wins where both say."""
+    utm: dict[str, str] = {}
+    landing = order.get("landing_site")
+    if isinstance(landing, str) and "?" in landing:
+        for name, values in parse_qs(urlsplit(landing.strip()).query).items():
+            if name.lower().startswith("utm_") and values and values[0].strip():
+                utm.setdefault(name.lower(), values[0].strip())
+    for attribute in order.get("note_attributes") or []:
+        if not isinstance(attribute, dict):
+            continue
+        name, value = attribute.get("name"), attribute.get("value")
+        if isinstance(name, str) and name.strip().lower().startswith("utm_") and isinstance(value, str) and value.strip():
+            utm.setdefault(name.strip().lower(), value.strip())
+    return utm
+
+
 def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: datetime | str | None = None) -> Order:
     """A Shopify order object (webhook orders/create|updated|paid|cancelled, or one item of
     GET /admin/api/2024-10/orders.json) -> Order.
@@ -112,37 +169,16 @@ def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: da
     # currency: the shop currency, which total_price and (normally) refund transactions are in.
     currency = order.get("currency") or None
 
-    # total_price: a decimal string in the shop currency, the original total (it does not shrink
-    # when money is refunded, which is why the refunds are subtracted below).
-    if order.get("total_price") in (None, ""):
-        raise ShopifyPayloadError(f"order {order_id} has no total_price")
-    total_cents = _cents(order["total_price"], "total_price")
-
-    # refunds[].transactions[] with kind "refund" and status "success": subtract, exactly.
-    # A transaction in another currency (a multi-currency presentment refund) cannot be subtracted
-    # exactly from a shop-currency total; then Shopify's own current_total_price (shop currency,
-    # reflects refunds) is used when present, else that transaction is left out.
-    refunded = Decimal(0)
-    foreign_refund = False
-    for refund in order.get("refunds") or []:
-        if not isinstance(refund, dict):
-            continue
-        for transaction in _successful_refund_transactions(refund):
-            tx_currency = transaction.get("currency")
-            if currency and tx_currency and tx_currency != currency:
-                foreign_refund = True
-                continue
-            try:
-                refunded += to_decimal(transaction.get("amount"), "refund amount")
-            except ValueError as exc:
-                raise ShopifyPayloadError(str(exc)) from None
-    if foreign_refund and order.get("current_total_price") not in (None, ""):
+    # current_total_price: Shopify's own figure, in the shop currency, for what the order is worth now
+    # (after refunds, order edits and removed items). It is what Shopify's admin shows, so it wins
+    # when present (the 2023+ API versions and every webhook carry it).
+    if order.get("current_total_price") not in (None, ""):
         total_cents = _cents(order["current_total_price"], "current_total_price")
     else:
-        total_cents -= _cents(refunded, "refunds")
+        total_cents = _total_minus_refunds(order, order_id, currency)
 
     financial_status = (order.get("financial_status") or "").lower()
-    # financial_status "refunded": everything went back, whatever the transactions say.
+    # financial_status "refunded": everything went back, whatever the figures say.
     if financial_status == "refunded":
         total_cents = 0
     total_cents = max(total_cents, 0)
@@ -151,12 +187,13 @@ def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: da
     # -> cancelled. Never the topic header: it is not signed.
     cancelled = bool(order.get("cancelled_at")) or financial_status == "voided"
 
-    # discount_codes: [{code, amount, type}]; older payloads omit "type". Keep each code once.
-    codes: list[str] = []
-    for entry in order.get("discount_codes") or []:
-        code = entry.get("code") if isinstance(entry, dict) else entry
-        if isinstance(code, str) and code.strip() and code.strip() not in codes:
-            codes.append(code.strip())
+    # Codes from discount_codes and discount_applications; a utm_campaign (landing URL or note
+    # attributes) that names a code counts as that code, after the codes typed at checkout.
+    codes = _discount_codes(order)
+    utm = _utm_parameters(order)
+    campaign = utm.get("utm_campaign")
+    if campaign and campaign not in codes:
+        codes.append(campaign)
 
     # landing_site first (often a path and query such as "/products/x?ref=abc"; kept as sent,
     # the attribution code joins relative paths with the shop domain), then referring_site.
@@ -173,8 +210,13 @@ def order_from_shopify(payload: dict, topic: str | None = None, triggered_at: da
         total_cents=total_cents,
         currency=currency,
         codes=codes,
+        utm=utm,
         urls=urls,
         cancelled=cancelled,
+        # cancel_reason: customer, fraud, inventory, declined, staff or other (null while not cancelled).
+        cancel_reason=order.get("cancel_reason") or None,
+        # test: placed through a test gateway (Bogus Gateway, Shopify Payments test mode).
+        test=order.get("test") is True,
         kind="order",
         version_at=version_at,
         payload=order,
@@ -218,6 +260,36 @@ def refund_from_shopify(payload: dict) -> tuple[str, int, datetime]:
     when = "processed_at" if refund.get("processed_at") else "created_at"
     return str(refund["order_id"]), _cents(total, "refund"), _field_datetime(refund, when)
 
+
+
+def order_with_refund(order_payload: dict, refund_payload: dict) -> dict:
+    """The order as it stands after a refunds/create webhook: the refund added to its refunds (once:
+    a replay adds nothing) and, when the order carries Shopify's current_total_price, that figure
+    lowered by the refund's successful transactions in the shop currency. Shopify's next
+    orders/updated brings its own figure, which then wins by its newer updated_at."""
+    order = dict(_unwrap(order_payload, "order"))
+    refund = _unwrap(refund_payload, "refund")
+    refunds = list(order.get("refunds") or [])
+    if any(isinstance(r, dict) and str(r.get("id")) == str(refund.get("id")) for r in refunds):
+        return order
+    order["refunds"] = refunds + [refund]
+    current = order.get("current_total_price")
+    if current not in (None, ""):
+        currency = order.get("currency")
+        refunded = Decimal(0)
+        for transaction in _successful_refund_transactions(refund):
+            if currency and transaction.get("currency") and transaction.get("currency") != currency:
+                continue  # a presentment-currency amount cannot be taken from a shop-currency total
+            try:
+                refunded += to_decimal(transaction.get("amount"), "refund amount")
+            except ValueError as exc:
+                raise ShopifyPayloadError(str(exc)) from None
+        try:
+            remaining = max(to_decimal(current, "current_total_price") - refunded, Decimal(0))
+        except ValueError as exc:
+            raise ShopifyPayloadError(str(exc)) from None
+        order["current_total_price"] = f"{remaining:.2f}"
+    return order
 
 # ---------------------------------------------------------------------------------------------
 # Order -> a conversions row

@@ -29,6 +29,7 @@ SECRET_STORAGE = {
     "sheets": "encrypt",
     "shopify": "encrypt",  # the app's API secret key, which signs Shopify's webhooks
     "wix": "encrypt",
+    "stripe": "encrypt",  # the webhook endpoint's signing secret (whsec_...), which signs Stripe's events
     "hooks": "encrypt",
     # Each pull connector keeps its credentials as one JSON object (`connector add`), apart from any
     # webhook secret of the same platform: Shopify's Admin API token is not its webhook signing key.

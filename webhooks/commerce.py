@@ -1,26 +1,29 @@
-"""`POST /webhooks/shopify/<tenant>` and `POST /webhooks/wix/<tenant>`: verify, keep, enqueue, answer.
+"""`POST /webhooks/shopify/<tenant>`, `/webhooks/wix/<tenant>` and `/webhooks/stripe/<tenant>`: verify,
+keep, enqueue, answer.
 
 Shopify allows 5 seconds for an answer and retries otherwise, so nothing here does more than check
 the signature and store the body; attribution runs in a job (hub/jobs/receipts.py).
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify, request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from connectors.stripe_orders import event_parts
 from connectors.wix import WixError, decode_wix_webhook
 from hub.jobs.receipts import enqueue_receipt
 from hub.models import WebhookReceipt
 from hub.quotas import charge_request, over_quota
 from hub.tenants import tenant_with_secret
+from hub.request_limits import bounded_json_loads
 from hub.web import db, json_error, settings, webhook_body
 
 from .decoys import decoy_hmac_secret, decoy_public_key_pem
 from .shopify_checks import shopify_body_refusal
-from .signatures import verify_shopify_hmac
+from .signatures import SignatureError, verify_shopify_hmac, verify_stripe_signature
 
 bp = Blueprint("commerce_webhooks", __name__, url_prefix="/webhooks")
 
@@ -105,3 +108,30 @@ def wix(tenant_slug: str):
     if tenant is None:  # unreachable unless someone signs with the decoy's private key, which is never kept
         return json_error(401, "JWT signature does not verify with the Wix public key")
     return _keep(tenant.id, "wix", event.event_type, event.event_id, body, triggered_at=event.event_time)
+
+
+@bp.post("/stripe/<tenant_slug>")
+def stripe(tenant_slug: str):
+    """A Stripe webhook endpoint's events (https://docs.stripe.com/webhooks): checkout.session.completed,
+    invoice.paid, charge.refunded, charge.dispute.created/closed. Stripe retries a delivery until it
+    gets a 2xx; the event id dedupes them."""
+    body, refused = webhook_body()
+    if refused is not None:
+        return refused
+    tenant, secret = tenant_with_secret(db(), tenant_slug, "stripe", settings().secret_key)
+    try:
+        # Verified over the raw bytes before anything parses them; an unknown tenant is checked against a
+        # secret nobody holds, so it fails in the same words as a wrong signature.
+        verify_stripe_signature(secret or decoy_hmac_secret(), body, request.headers.get("Stripe-Signature"))
+    except SignatureError as error:
+        return json_error(401, str(error))
+    if tenant is None:  # unreachable unless someone signs with the decoy, which is never kept
+        return json_error(401, "Stripe-Signature: No signatures found matching the expected signature for payload")
+    try:
+        event = bounded_json_loads(body)
+        event_id, event_type, _ = event_parts(event)
+    except (ValueError, UnicodeDecodeError) as error:
+        return json_error(400, f"body is not a Stripe event: {error}; nothing was stored")
+    created = event.get("created")
+    triggered_at = datetime.fromtimestamp(created, tz=timezone.utc) if isinstance(created, int) else None
+    return _keep(tenant.id, "stripe", event_type, event_id, body, triggered_at=triggered_at)

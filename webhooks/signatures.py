@@ -51,3 +51,20 @@ def verify_shopify_hmac(secret: str, raw_body: bytes, header_value: str | None) 
     except UnicodeEncodeError:
         return False
     return hmac.compare_digest(expected, given)
+
+
+STRIPE_TOLERANCE_SECONDS = 300
+
+
+def verify_stripe_signature(secret: str, raw_body: bytes, header_value: str | None) -> None:
+    """Check `Stripe-Signature` (`t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">`) with the official
+    library (https://docs.stripe.com/webhooks#verify-events): the endpoint's signing secret, the raw
+    bytes, a timestamp at most 300 seconds old. Raises SignatureError saying which check failed."""
+    import stripe  # the library is only needed here, on the push side
+
+    if not header_value:
+        raise SignatureError("Stripe-Signature header is missing (expected t=<unix seconds>,v1=<hex signature>)")
+    try:
+        stripe.WebhookSignature.verify_header(raw_body, header_value, secret, tolerance=STRIPE_TOLERANCE_SECONDS)
+    except stripe.SignatureVerificationError as error:
+        raise SignatureError(f"Stripe-Signature: {error.user_message or error}") from None

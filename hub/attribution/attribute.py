@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from connectors.orders import Order
 
-from ..models import AttributionEvent, IoBooking, MetricsDaily, utcnow
+from ..models import AttributionEvent, IoBooking, MetricsDaily, Tenant, utcnow
 
 DEFAULT_WINDOW_DAYS = 30
 # Counted as conversions. A currency mismatch converts, but its money is not added to the IO's.
@@ -91,7 +91,8 @@ def apply_order(session: Session, tenant_id: int, order: Order, window_days: int
     event.day = order.occurred_at.date()
     event.currency = order.currency
     event.revenue_cents = 0 if order.kind == "lead" else order.total_cents
-    event.payload = {"kind": order.kind, "codes": order.codes, "urls": order.urls, "order": order.payload}
+    event.payload = {"kind": order.kind, "codes": order.codes, "urls": order.urls, "utm": order.utm,
+                     "cancel_reason": order.cancel_reason, "test": order.test, "order": order.payload}
     if match is None:
         event.io_id = event.episode_id = event.matched_by = None
         event.status = "cancelled" if order.cancelled else "unattributed"
@@ -103,6 +104,10 @@ def apply_order(session: Session, tenant_id: int, order: Order, window_days: int
             event.status = "currency_mismatch"  # recorded and flagged, never summed into another currency
         else:
             event.status = "open"
+    if order.test and not session.get(Tenant, tenant_id).count_test_orders:
+        event.status = "test"  # kept to be seen, never counted (unless the tenant counts them for a trial)
+    elif order.disputed and event.status in CONVERTED:
+        event.status = "disputed"  # a chargeback is open: not counted while it lasts
     session.flush()
     touched = {before, (event.day, event.episode_id)}
     recompute_daily(session, tenant_id, order.platform, [pair for pair in touched if pair and pair[1]], cause)

@@ -101,6 +101,23 @@ def tenant_set_locale(slug: str, locale: str) -> None:
     click.echo(f"inputs of {slug} that name no locale are read in {tag or DEFAULT_LOCALE}")
 
 
+@tenant.command("set-count-test-orders")
+@click.argument("slug")
+@click.argument("switch", type=click.Choice(["on", "off"]))
+def tenant_set_count_test_orders(slug: str, switch: str) -> None:
+    """Count SLUG's test orders (Shopify test orders, Stripe test mode) as conversions: on for a trial, off (the default) to keep them as "test"."""
+    from ..db import session_scope
+    from ..tenants import tenant_by_slug
+
+    with session_scope(settings_or_exit().database_url) as session:
+        found = tenant_by_slug(session, slug)
+        if found is None:
+            raise click.ClickException(f"no tenant {slug!r}")
+        found.count_test_orders = switch == "on"
+    click.echo(f"test orders of {slug} " + ("count as conversions from now on" if switch == "on"
+                                            else "are kept with status test and not counted"))
+
+
 @tenant.command("list")
 def tenant_list() -> None:
     from sqlalchemy import select

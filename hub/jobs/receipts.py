@@ -7,7 +7,8 @@ import logging
 from rq import get_current_job
 from sqlalchemy import select
 
-from connectors.shopify import order_from_shopify, refund_from_shopify
+from connectors.shopify import order_from_shopify, order_with_refund, refund_from_shopify
+from connectors import stripe_orders
 from connectors.wix import decode_wix_webhook, order_from_wix
 
 from ..attribution.attribute import apply_order
@@ -36,11 +37,7 @@ def _apply_shopify(session, settings: Settings, receipt: WebhookReceipt) -> str:
             AttributionEvent.order_id == order_id))
         if event is None:
             return "order unknown yet"  # its orders/updated, which carries the refund, will follow
-        stored = dict(event.payload["order"])
-        refunds = list(stored.get("refunds") or [])
-        if all(str(r.get("id")) != str(payload.get("id")) for r in refunds):
-            refunds.append(payload)  # the order as it is after this refund; a replay adds nothing
-        stored["refunds"] = refunds
+        stored = order_with_refund(event.payload["order"], payload)  # a replay adds nothing
         order = order_from_shopify(stored, topic="orders/updated", triggered_at=processed_at)
         return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
                                         cause=f"shopify-{receipt.id}") else "stale"
@@ -57,7 +54,43 @@ def _apply_wix(session, settings: Settings, receipt: WebhookReceipt) -> str:
                                     cause=f"wix-{receipt.id}") else "stale"
 
 
-APPLY = {"shopify": _apply_shopify, "wix": _apply_wix}
+def _stripe_event(session, tenant_id: int, order_id: str | None) -> AttributionEvent | None:
+    if not order_id:
+        return None
+    return session.scalar(select(AttributionEvent).where(
+        AttributionEvent.tenant_id == tenant_id, AttributionEvent.platform == "stripe",
+        AttributionEvent.order_id == order_id))
+
+
+def _apply_stripe(session, settings: Settings, receipt: WebhookReceipt) -> str:
+    """Verified when it arrived (webhooks/commerce.py); the body alone says what happened."""
+    event = json.loads(receipt.body)
+    _event_id, event_type, obj = stripe_orders.event_parts(event)
+    if event_type in stripe_orders.ORDER_EVENTS:
+        record = stripe_orders.order_record(event)
+        held = _stripe_event(session, receipt.tenant_id, stripe_orders.order_key(obj))
+        if held is not None:
+            # The order is known (a refund or dispute came first, or a checkout and its invoice name the
+            # same PaymentIntent): keep what was learnt about its charge and dispute, and its codes.
+            previous = held.payload["order"]
+            record = {**record, "charge_event": previous.get("charge_event"), "dispute_event": previous.get("dispute_event")}
+        order = stripe_orders.order_from_stripe(record)
+        if held is not None:
+            order.codes += [code for code in held.payload.get("codes") or [] if code not in order.codes]
+    elif event_type in stripe_orders.CHARGE_EVENTS + stripe_orders.DISPUTE_EVENTS:
+        held = _stripe_event(session, receipt.tenant_id, stripe_orders.charge_key(obj))
+        if held is None:
+            return "order unknown yet"  # a charge outside Checkout and invoices, or its order event is still coming
+        merge = stripe_orders.with_charge if event_type in stripe_orders.CHARGE_EVENTS else stripe_orders.with_dispute
+        order = stripe_orders.order_from_stripe(merge(held.payload["order"], event))
+        order.codes += [code for code in held.payload.get("codes") or [] if code not in order.codes]
+    else:
+        return f"event {event_type} ignored"
+    return "applied" if apply_order(session, receipt.tenant_id, order, settings.conversion_window_days,
+                                    cause=f"stripe-{receipt.id}") else "stale"
+
+
+APPLY = {"shopify": _apply_shopify, "wix": _apply_wix, "stripe": _apply_stripe}
 
 
 def execute_receipt(settings: Settings, receipt_id: int, final_attempt: bool = True) -> str:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, BigId, Timestamp, tenant_id_column, utcnow
@@ -21,6 +21,9 @@ class Tenant(Base):
     shopify_shop_domain: Mapped[str | None] = mapped_column(String(255))
     # The locale this tenant's inputs are read in when they do not say (`python -m hub tenant set-locale`).
     locale: Mapped[str | None] = mapped_column(String(16))
+    # Whether test orders (Shopify "test": true, Stripe livemode false) count as conversions, for a
+    # trial run of a shop (`python -m hub tenant set-count-test-orders`); off, they are kept as "test".
+    count_test_orders: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
 
     secrets: Mapped[list["TenantSecret"]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
 

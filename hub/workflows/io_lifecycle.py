@@ -26,7 +26,7 @@ MOVES = {
 }
 IN_FLIGHT = ("scheduled", "live")
 # Sources that report money, not listens: their rows carry no downloads to count as impressions.
-COMMERCE_SOURCES = ("shopify", "wix", "zapier")
+COMMERCE_SOURCES = ("shopify", "wix", "stripe", "zapier")
 
 
 def current_statuses(session: Session, tenant_id: int, io_ids: list[str]) -> dict[str, str]:
