@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, BigId, Timestamp, utcnow
@@ -21,6 +21,11 @@ class Tenant(Base):
     shopify_shop_domain: Mapped[str | None] = mapped_column(String(255))
     # The locale this tenant's inputs are read in when they do not say (`python -m hub tenant set-locale`).
     locale: Mapped[str | None] = mapped_column(String(16))
+    # How campaign codes share an order among the campaign's IOs, unless the campaign says otherwise
+    # (`python -m hub tenant set-attribution`); None takes the hub's defaults (hub/attribution/models.py).
+    attribution_model: Mapped[str | None] = mapped_column(String(20))
+    attribution_window_days: Mapped[int | None] = mapped_column(Integer)
+    attribution_half_life_days: Mapped[float | None] = mapped_column(Float)
 
     secrets: Mapped[list["TenantSecret"]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
 

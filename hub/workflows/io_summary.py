@@ -1,4 +1,8 @@
-"""What an IO has done so far: delivery, pacing, attributed conversions and revenue, CPA."""
+"""What an IO has done so far: delivery, pacing, attributed conversions and revenue, CPA.
+
+Conversions and revenue are the IO's attribution credits: an order of a campaign's code counts for
+each of its IOs by the share the campaign's model gives it, so conversions may be fractional.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -6,8 +10,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..attribution.attribute import CONVERTED
-from ..models import AttributionEvent, IoBooking
+from ..models import AttributionCredit, IoBooking
 from .io_lifecycle import delivered_impressions
 
 
@@ -16,10 +19,10 @@ def io_summary(session: Session, io: IoBooking, today: date) -> dict:
     flight_days = (io.flight_end - io.flight_start).days + 1
     elapsed = min(max((today - io.flight_start).days + 1, 0), flight_days)
     expected = (io.booked_impressions or 0) * elapsed / flight_days if flight_days else 0
-    conversions, revenue = session.execute(select(
-        func.count().filter(AttributionEvent.status.in_(CONVERTED)),
-        func.coalesce(func.sum(AttributionEvent.revenue_cents).filter(AttributionEvent.status == "open"), 0),
-    ).where(AttributionEvent.tenant_id == io.tenant_id, AttributionEvent.io_id == io.io_id)).one()
+    shares, revenue = session.execute(select(
+        func.coalesce(func.sum(AttributionCredit.share), 0), func.coalesce(func.sum(AttributionCredit.revenue_cents), 0),
+    ).where(AttributionCredit.tenant_id == io.tenant_id, AttributionCredit.io_id == io.io_id)).one()
+    conversions = tidy_conversions(shares)
     # What the advertiser pays: CPM is per thousand booked impressions.
     cost_cents = (io.booked_impressions or 0) * (io.booked_cpm_cents or 0) // 1000
     return {
@@ -41,7 +44,22 @@ def io_summary(session: Session, io: IoBooking, today: date) -> dict:
         "delivered_at": io.delivered_at.isoformat() if io.delivered_at else None,
         # 1.0 means on schedule: delivered against what the flight's elapsed share of the booking expects.
         "pacing": round(delivered / expected, 3) if expected else None,
-        "conversions": int(conversions),
+        "conversions": conversions,
         "revenue_cents": int(revenue),
-        "cpa_cents": cost_cents // int(conversions) if conversions else None,
+        "cpa_cents": cost_per_conversion(cost_cents, conversions),
     }
+
+
+def tidy_conversions(total: float) -> int | float:
+    """A sum of shares as people read it: whole when it is (1/3 + 1/3 + 1/3 is 1), else to 4 decimals."""
+    rounded = round(float(total), 6)
+    return int(rounded) if rounded.is_integer() else round(rounded, 4)
+
+
+def cost_per_conversion(cost_cents: int, conversions: int | float) -> int | None:
+    """CPA in cents: floored for whole conversions (as it always was), to the nearest cent for fractional ones."""
+    if not conversions:
+        return None
+    if isinstance(conversions, int):
+        return cost_cents // conversions
+    return round(cost_cents / conversions)
