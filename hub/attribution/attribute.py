@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 from connectors.orders import Order
 
 from ..models import AttributionCredit, AttributionEvent, Campaign, Episode, IoBooking, MetricsDaily, Tenant, utcnow
-from .credit_models import AttributionSettings, Touch, shares, split_cents, whole_conversions
+from .credit_models import DEFAULT_WINDOW_DAYS, AttributionSettings, Touch, shares, split_cents, whole_conversions
 
-DEFAULT_WINDOW_DAYS = 30
 # Counted as conversions. A currency mismatch converts, but its money is not added to the IO's.
 CONVERTED = ("open", "currency_mismatch")
 IO_CODE_MODEL = "io"  # the model of a credit from an IO's own code: all of it
@@ -81,7 +80,7 @@ def find_match(session: Session, tenant_id: int, codes: list[str], urls: list[st
         IoBooking.status != "cancelled",
         IoBooking.flight_start <= day,
         IoBooking.flight_end >= day - timedelta(days=window_days),
-    )).all()
+    ).execution_options(populate_existing=True)).all()  # an import may just have changed them in SQL
     campaigns = session.scalars(select(Campaign).where(
         Campaign.tenant_id == tenant_id, or_(Campaign.promo_code.is_not(None), Campaign.vanity_url.is_not(None)))
         .order_by(Campaign.campaign_id)).all()
@@ -121,13 +120,14 @@ def campaign_credits(session: Session, tenant_id: int, campaign: Campaign, day: 
     settings = campaign_settings(session, tenant_id, campaign)
     ios = session.scalars(select(IoBooking).where(
         IoBooking.tenant_id == tenant_id, IoBooking.campaign_id == campaign.campaign_id,
-        IoBooking.status != "cancelled")).all()
+        IoBooking.status != "cancelled").execution_options(populate_existing=True)).all()
     aired = aired_on(session, tenant_id, ios)
     touched = sorted((io for io in ios if 0 <= (day - aired[io.io_id]).days <= settings.window_days),
                      key=lambda io: (aired[io.io_id], io.io_id))
     fractions = shares(settings.model, [Touch(io.io_id, aired[io.io_id]) for io in touched], day,
                        settings.half_life_days)
-    return [Credit(io, aired[io.io_id], settings.model, fraction) for io, fraction in zip(touched, fractions)]
+    # An IO the model gives nothing (first-touch's later ones) gets no credit row.
+    return [Credit(io, aired[io.io_id], settings.model, fraction) for io, fraction in zip(touched, fractions) if fraction]
 
 
 def apply_order(session: Session, tenant_id: int, order: Order, window_days: int = DEFAULT_WINDOW_DAYS,

@@ -12,6 +12,7 @@ from ..models import ATTRIBUTION_MODELS
 
 DEFAULT_MODEL = "last_touch"  # what a single IO's code did before campaigns had codes: the latest IO takes it
 DEFAULT_HALF_LIFE_DAYS = 7.0
+DEFAULT_WINDOW_DAYS = 30
 MIN_WINDOW_DAYS, MAX_WINDOW_DAYS = 1, 60
 # Position-based: the first and the last touch get 40% each, the touches between share the other 20%.
 POSITION_ENDS = 0.4

@@ -19,12 +19,13 @@ def io_summary(session: Session, io: IoBooking, today: date) -> dict:
     flight_days = (io.flight_end - io.flight_start).days + 1
     elapsed = min(max((today - io.flight_start).days + 1, 0), flight_days)
     expected = (io.booked_impressions or 0) * elapsed / flight_days if flight_days else 0
+    # What the advertiser pays: CPM is per thousand booked impressions.
+    cost_cents = (io.booked_impressions or 0) * (io.booked_cpm_cents or 0) // 1000
     shares, revenue = session.execute(select(
         func.coalesce(func.sum(AttributionCredit.share), 0), func.coalesce(func.sum(AttributionCredit.revenue_cents), 0),
     ).where(AttributionCredit.tenant_id == io.tenant_id, AttributionCredit.io_id == io.io_id)).one()
     conversions = tidy_conversions(shares)
-    # What the advertiser pays: CPM is per thousand booked impressions.
-    cost_cents = (io.booked_impressions or 0) * (io.booked_cpm_cents or 0) // 1000
+    cpa_cents = cost_per_conversion(cost_cents, float(shares))
     return {
         "io_id": io.io_id,
         "status": io.status,
@@ -46,20 +47,19 @@ def io_summary(session: Session, io: IoBooking, today: date) -> dict:
         "pacing": round(delivered / expected, 3) if expected else None,
         "conversions": conversions,
         "revenue_cents": int(revenue),
-        "cpa_cents": cost_per_conversion(cost_cents, conversions),
+        "cpa_cents": cpa_cents,
     }
 
 
 def tidy_conversions(total: float) -> int | float:
-    """A sum of shares as people read it: whole when it is (1/3 + 1/3 + 1/3 is 1), else to 4 decimals."""
+    """A sum of shares as people read it: whole when it is (1/3 + 1/3 + 1/3 is 1), else to 6 decimals."""
     rounded = round(float(total), 6)
-    return int(rounded) if rounded.is_integer() else round(rounded, 4)
+    return int(rounded) if rounded.is_integer() else rounded
 
 
-def cost_per_conversion(cost_cents: int, conversions: int | float) -> int | None:
+def cost_per_conversion(cost_cents: int, conversions: float) -> int | None:
     """CPA in cents: floored for whole conversions (as it always was), to the nearest cent for fractional ones."""
-    if not conversions:
-        return None
-    if isinstance(conversions, int):
-        return cost_cents // conversions
+    whole = round(conversions)
+    if abs(conversions - whole) < 1e-6:
+        return cost_cents // whole if whole else None
     return round(cost_cents / conversions)
