@@ -205,6 +205,11 @@ def test_a_model_or_window_change_recomputes(database_url, campaign, hub_env):
     assert_credits(credits(database_url), WORKED_EXAMPLE["first_touch"])
     assert shop_totals(database_url) == {"ep-a": (1, 10500), "ep-b": (0, 0), "ep-c": (0, 0), "ep-e": (0, 0)}
 
+    # Reset: the campaign takes the tenant's settings again (time-decay, half-life 14).
+    set_attribution(hub_env, database_url, "--campaign", "CAMP-1", "--reset")
+    assert_credits(credits(database_url), {"IO-A": (0.5 / total, 2379), "IO-B": (2 ** -0.5 / total, 3364),
+                                           "IO-C": (1 / total, 4757)})
+
 
 def test_settings_out_of_bounds_are_refused(database_url, campaign, hub_env):
     hub_env(database_url)
@@ -275,3 +280,61 @@ def test_tenants_do_not_share_campaign_codes(database_url, campaign):
     (event,) = apply(database_url, other, order("9001"))
     assert (event.status, event.campaign_id) == ("unattributed", None)
     assert credits(database_url, "9001") == {}
+
+
+def test_the_recompute_is_a_job_on_a_real_worker(database_url, campaign, hub_env, redis_url):
+    from tests.helpers import work
+
+    set_settings(database_url, campaign, model="linear")
+    apply(database_url, campaign, order())
+    hub_env(database_url, redis_url)
+    result = CliRunner().invoke(cli_main, ["tenant", "set-attribution", "acme", "--model", "last_touch"])
+    assert result.exit_code == 0 and "(queued)" in result.output, result.output
+    assert_credits(credits(database_url), WORKED_EXAMPLE["linear"]), "nothing moves before a worker runs it"
+    work(redis_url)
+    assert_credits(credits(database_url), WORKED_EXAMPLE["last_touch"])
+
+
+def test_an_io_joining_the_campaign_takes_its_share(database_url, campaign):
+    set_settings(database_url, campaign, model="linear")
+    apply(database_url, campaign, order())
+    summary = import_text(database_url, campaign["id"], "io_bookings",
+                          "io_id,campaign_id,episode_id,flight_start,flight_end,status\n"
+                          "IO-NEW,CAMP-1,ep-n,2025-03-10,2025-03-31,live\n")
+    assert summary["status"] == "completed", summary
+    assert_credits(credits(database_url), {"IO-A": (0.25, 2625), "IO-B": (0.25, 2625), "IO-NEW": (0.25, 2625),
+                                           "IO-C": (0.25, 2625)})
+    assert shop_totals(database_url)["ep-n"] == (0, 2625)
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_migration_gives_orders_already_attributed_their_whole_credit(engine, tmp_path, request):
+    from sqlalchemy import text
+
+    from hub.db import owner_engine
+    from hub.migrate import downgrade, upgrade
+
+    url = (f"sqlite:///{tmp_path / 'before.sqlite3'}" if engine == "sqlite"
+           else request.getfixturevalue("postgres_database_factory")())
+    upgrade(url, "0018")
+    owner = owner_engine(url)
+    with owner.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, slug, name, created_at) VALUES (1, 'acme', 'Acme', '2025-01-01')"))
+        for order_id, io_id, status, cents in (("o1", "IO-1", "open", 4999), ("o2", "IO-1", "currency_mismatch", 5000),
+                                               ("o3", "IO-1", "cancelled", 100), ("o4", None, "unattributed", 200)):
+            conn.execute(text(
+                "INSERT INTO attribution_events (tenant_id, platform, order_id, io_id, episode_id, day, revenue_cents, "
+                "status, created_at, updated_at) VALUES (1, 'shopify', :order_id, :io_id, 'ep-1', '2025-01-15', :cents, "
+                ":status, '2025-01-15', '2025-01-15')"), {"order_id": order_id, "io_id": io_id, "status": status,
+                                                          "cents": cents})
+    upgrade(url)
+    with owner.begin() as conn:
+        got = conn.execute(text("SELECT e.order_id, c.io_id, c.share, c.revenue_cents, c.whole_conversions, c.model "
+                                "FROM attribution_credits c JOIN attribution_events e ON e.id = c.event_id "
+                                "ORDER BY e.order_id")).all()
+    assert [tuple(row) for row in got] == [("o1", "IO-1", 1.0, 4999, 1, "io"), ("o2", "IO-1", 1.0, 0, 1, "io")]
+    downgrade(url, "0018")  # stepping down keeps every tenant's rows
+    with owner.begin() as conn:
+        assert conn.execute(text("SELECT count(*) FROM attribution_events")).scalar() == 4
+        assert conn.execute(text("SELECT slug FROM tenants")).scalar() == "acme"
+    owner.dispose()

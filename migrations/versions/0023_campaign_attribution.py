@@ -26,17 +26,16 @@ SETTINGS = (
 )
 
 
+# Plain ADD/DROP COLUMN (SQLite has both since 3.35), never batch mode: on SQLite a batch copies the
+# table and drops the old one, and dropping `tenants` would cascade to every tenant's rows.
 def upgrade() -> None:
-    with op.batch_alter_table("tenants") as batch_op:
-        for name, type_ in SETTINGS:
-            batch_op.add_column(sa.Column(name, type_, nullable=True))
-    with op.batch_alter_table("campaigns") as batch_op:
-        batch_op.add_column(sa.Column("promo_code", sa.String(length=100), nullable=True))
-        batch_op.add_column(sa.Column("vanity_url", sa.String(length=500), nullable=True))
-        for name, type_ in SETTINGS:
-            batch_op.add_column(sa.Column(name, type_, nullable=True))
-    with op.batch_alter_table("attribution_events") as batch_op:
-        batch_op.add_column(sa.Column("campaign_id", sa.String(length=128), nullable=True))
+    for name, type_ in SETTINGS:
+        op.add_column("tenants", sa.Column(name, type_, nullable=True))
+    op.add_column("campaigns", sa.Column("promo_code", sa.String(length=100), nullable=True))
+    op.add_column("campaigns", sa.Column("vanity_url", sa.String(length=500), nullable=True))
+    for name, type_ in SETTINGS:
+        op.add_column("campaigns", sa.Column(name, type_, nullable=True))
+    op.add_column("attribution_events", sa.Column("campaign_id", sa.String(length=128), nullable=True))
     op.create_table(
         "attribution_credits",
         sa.Column("id", BigId, primary_key=True),
@@ -79,13 +78,10 @@ def downgrade() -> None:
     op.drop_index("ix_attribution_credits_tenant_platform_day_episode", table_name="attribution_credits")
     op.drop_index("ix_attribution_credits_tenant_io", table_name="attribution_credits")
     op.drop_table("attribution_credits")
-    with op.batch_alter_table("attribution_events") as batch_op:
-        batch_op.drop_column("campaign_id")
-    with op.batch_alter_table("campaigns") as batch_op:
-        for name, _ in reversed(SETTINGS):
-            batch_op.drop_column(name)
-        batch_op.drop_column("vanity_url")
-        batch_op.drop_column("promo_code")
-    with op.batch_alter_table("tenants") as batch_op:
-        for name, _ in reversed(SETTINGS):
-            batch_op.drop_column(name)
+    op.drop_column("attribution_events", "campaign_id")
+    for name, _ in reversed(SETTINGS):
+        op.drop_column("campaigns", name)
+    op.drop_column("campaigns", "vanity_url")
+    op.drop_column("campaigns", "promo_code")
+    for name, _ in reversed(SETTINGS):
+        op.drop_column("tenants", name)
