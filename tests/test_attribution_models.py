@@ -338,3 +338,12 @@ def test_the_migration_gives_orders_already_attributed_their_whole_credit(engine
         assert conn.execute(text("SELECT count(*) FROM attribution_events")).scalar() == 4
         assert conn.execute(text("SELECT slug FROM tenants")).scalar() == "acme"
     owner.dispose()
+
+
+def test_a_test_order_never_counts(database_url, campaign):
+    set_settings(database_url, campaign, model="linear")
+    probe = order("5009")
+    probe.test = True  # the flag the commerce side sets on a shop's test order
+    (event,) = apply(database_url, campaign, probe)
+    assert event.status == "test"
+    assert credits(database_url, "5009") == {}

@@ -146,7 +146,8 @@ def apply_order(session: Session, tenant_id: int, order: Order, window_days: int
     event.currency = order.currency
     event.revenue_cents = 0 if order.kind == "lead" else order.total_cents
     event.payload = {"kind": order.kind, "codes": order.codes, "urls": order.urls, "cancelled": order.cancelled,
-                     "order": order.payload}
+                     # A shop's test order (the Order's `test` flag where its platform marks one) never counts.
+                     "test": bool(getattr(order, "test", False)), "order": order.payload}
     session.flush()
     attribute_event(session, event, window_days, cause)
     return event
@@ -170,7 +171,9 @@ def attribute_event(session: Session, event: AttributionEvent, window_days: int 
         else:
             event.campaign_id = match.campaign.campaign_id
             credits = campaign_credits(session, event.tenant_id, match.campaign, event.day)
-    if cancelled:
+    if payload.get("test"):
+        event.status = "test"
+    elif cancelled:
         event.status = "cancelled"
     elif not credits:
         event.status = "unattributed"  # no code or URL of ours, or no IO of the campaign aired in its window
