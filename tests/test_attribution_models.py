@@ -175,7 +175,8 @@ def test_an_io_level_code_keeps_the_whole_order(database_url, campaign):
     assert {c.model for c in rows(database_url, AttributionCredit)} == {"io"}
 
 
-def test_a_model_or_window_change_recomputes(database_url, campaign, hub_env):
+def test_a_model_or_window_change_recomputes(client, database_url, campaign, hub_env):
+    auth = {"Authorization": f"Bearer {campaign['secrets']['api']}"}
     set_attribution(hub_env, database_url, "--model", "linear")
     apply(database_url, campaign, order())
     assert_credits(credits(database_url), WORKED_EXAMPLE["linear"])
@@ -191,6 +192,9 @@ def test_a_model_or_window_change_recomputes(database_url, campaign, hub_env):
     total = 0.5 + 2 ** -0.5 + 1
     assert_credits(credits(database_url), {"IO-A": (0.5 / total, 2379), "IO-B": (2 ** -0.5 / total, 3364),
                                            "IO-C": (1 / total, 4757)})
+    deal = client.get("/api/v1/deals/CAMP-1", headers=auth).get_json()
+    assert (deal["promo_code"], deal["vanity_url"], deal["attribution"]) == (
+        "PODSPRING", "https://acme.example/spring", {"model": "time_decay", "window_days": 30, "half_life_days": 14.0})
 
     # The campaign's own window of 60 days takes IO-OLD (54 days) in; its own model overrides the tenant's.
     set_attribution(hub_env, database_url, "--campaign", "CAMP-1", "--model", "linear", "--window-days", "60")
@@ -206,9 +210,14 @@ def test_a_model_or_window_change_recomputes(database_url, campaign, hub_env):
     assert shop_totals(database_url) == {"ep-a": (1, 10500), "ep-b": (0, 0), "ep-c": (0, 0), "ep-e": (0, 0)}
 
     # Reset: the campaign takes the tenant's settings again (time-decay, half-life 14).
+    assert (client.get("/api/v1/deals/CAMP-1", headers=auth).get_json()["attribution"]
+            == {"model": "first_touch", "window_days": 30, "half_life_days": 14.0})
     set_attribution(hub_env, database_url, "--campaign", "CAMP-1", "--reset")
     assert_credits(credits(database_url), {"IO-A": (0.5 / total, 2379), "IO-B": (2 ** -0.5 / total, 3364),
                                            "IO-C": (1 / total, 4757)})
+    deal = client.get("/api/v1/deals/CAMP-1", headers=auth).get_json()
+    assert (deal["promo_code"], deal["vanity_url"], deal["attribution"]) == (
+        "PODSPRING", "https://acme.example/spring", {"model": "time_decay", "window_days": 30, "half_life_days": 14.0})
 
 
 def test_settings_out_of_bounds_are_refused(database_url, campaign, hub_env):
