@@ -356,3 +356,28 @@ def test_a_test_order_never_counts(database_url, campaign):
     (event,) = apply(database_url, campaign, probe)
     assert event.status == "test"
     assert credits(database_url, "5009") == {}
+
+
+def test_a_shopify_order_of_a_campaign_code_and_its_refund_end_to_end(client, database_url, tenant):
+    """The documented Shopify order (code TENOFF, $389.94 after its first refund, placed 2008-01-10) under a
+    campaign's code: linear halves it between the campaign's two IOs; the refunds/create webhook of $41.94
+    leaves $348.00, halved again."""
+    import json
+
+    from tests.test_commerce_webhooks import FIXTURES, SHOPIFY_SECRET, documented_order, post_shopify, store_secret
+
+    store_secret(database_url, tenant["slug"], "shopify", SHOPIFY_SECRET)
+    assert import_text(database_url, tenant["id"], "deals",
+                       "campaign_id,promo_code,attribution_model\nCAMP-S,TENOFF,linear\n")["status"] == "completed"
+    assert import_text(database_url, tenant["id"], "io_bookings",
+                       "io_id,campaign_id,episode_id,flight_start,flight_end,status\n"
+                       "IO-S1,CAMP-S,ep-s1,2008-01-03,2008-01-31,live\n"
+                       "IO-S2,CAMP-S,ep-s2,2008-01-10,2008-01-31,live\n")["status"] == "completed"
+    assert post_shopify(client, tenant["slug"], documented_order()).status_code == 200
+    (event,) = rows(database_url, AttributionEvent)
+    assert (event.campaign_id, event.status) == ("CAMP-S", "open")
+    assert_credits(credits(database_url, event.order_id), {"IO-S1": (0.5, 19497), "IO-S2": (0.5, 19497)})
+    refund = json.loads((FIXTURES / "shopify" / "refund.json").read_text())
+    post_shopify(client, tenant["slug"], refund, topic="refunds/create", event_id="ev-2")
+    assert_credits(credits(database_url, event.order_id), {"IO-S1": (0.5, 17400), "IO-S2": (0.5, 17400)})
+    assert shop_totals(database_url) == {"ep-s1": (0, 17400), "ep-s2": (1, 17400)}
