@@ -381,3 +381,16 @@ def test_a_shopify_order_of_a_campaign_code_and_its_refund_end_to_end(client, da
     post_shopify(client, tenant["slug"], refund, topic="refunds/create", event_id="ev-2")
     assert_credits(credits(database_url, event.order_id), {"IO-S1": (0.5, 17400), "IO-S2": (0.5, 17400)})
     assert shop_totals(database_url) == {"ep-s1": (0, 17400), "ep-s2": (1, 17400)}
+
+
+def test_a_new_campaign_code_claims_the_orders_that_used_it_and_io_codes_keep_theirs(database_url, campaign):
+    set_settings(database_url, campaign, model="linear")
+    apply(database_url, campaign, order("6001", codes=["SUMMER"]), order("6002", codes=["CEE10"]))
+    assert credits(database_url, "6001") == {}, "no campaign has SUMMER yet"
+    # IO-C is cancelled meanwhile: its own code's order is not re-matched by a campaign change (as before).
+    assert import_text(database_url, campaign["id"], "io_bookings",
+                       "io_id,flight_start,flight_end,status\nIO-C,2025-03-15,2025-04-15,cancelled\n")["status"] == "completed"
+    summary = import_text(database_url, campaign["id"], "deals", "campaign_id,promo_code\nCAMP-1,SUMMER\n")
+    assert summary["status"] == "completed", summary
+    assert_credits(credits(database_url, "6001"), {"IO-A": (0.5, 5250), "IO-B": (0.5, 5250)})
+    assert_credits(credits(database_url, "6002"), {"IO-C": (1.0, 10500)})

@@ -217,14 +217,22 @@ def store_credits(session: Session, event: AttributionEvent, wanted: dict[str, d
 
 
 def reattribute(session: Session, tenant_id: int, window_days: int = DEFAULT_WINDOW_DAYS,
-                cause: str = "reattribute") -> int:
-    """Match and share every order of the tenant again (its model, a window or a campaign's code changed).
-    Returns the orders gone through; what did not change is not rewritten."""
-    events = session.scalars(select(AttributionEvent).where(AttributionEvent.tenant_id == tenant_id)
-                             .order_by(AttributionEvent.id)).all()
+                cause: str = "reattribute", campaign_orders_only: bool = True) -> int:
+    """Match and share the tenant's orders again; returns how many were gone through (what did not change
+    is not rewritten).
+
+    A model, a window or a campaign's IOs changing moves only orders of a campaign's code
+    (`campaign_orders_only`). A campaign's code or URL changing may move any order but those an IO's
+    own code holds, which win over every campaign's: an IO-held order keeps its IO as it always did."""
+    query = select(AttributionEvent).where(AttributionEvent.tenant_id == tenant_id,
+                                           AttributionEvent.day.is_not(None))
+    if campaign_orders_only:
+        query = query.where(AttributionEvent.campaign_id.is_not(None))
+    else:
+        query = query.where(or_(AttributionEvent.io_id.is_(None), AttributionEvent.matched_by != "promo_code"))
+    events = session.scalars(query.order_by(AttributionEvent.id)).all()
     for event in events:
-        if event.day is not None:
-            attribute_event(session, event, window_days, cause)
+        attribute_event(session, event, window_days, cause)
     return len(events)
 
 

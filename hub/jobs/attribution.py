@@ -1,4 +1,4 @@
-"""Attribute a tenant's orders again, after its attribution model, half-life or window changed
+"""Attribute a tenant's campaign orders again, after its attribution model, half-life or window changed
 (`python -m hub tenant set-attribution`): one job per tenant (`reattribute-<tenant_id>`), inline
 without Redis. Its credits and the shops' metrics_daily rows converge; the sheet's hub_results follow.
 """

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ...attribution import credit_models
@@ -74,6 +75,13 @@ def parse_half_life_days(raw: object) -> float:
         raise v.BadValue(str(error)) from None
 
 
+def campaign_codes(session: Session, tenant_id: int) -> set[tuple]:
+    """Each of the tenant's campaigns that has a code or URL, with them."""
+    rows = session.execute(select(Campaign.campaign_id, Campaign.promo_code, Campaign.vanity_url).where(
+        Campaign.tenant_id == tenant_id)).all()
+    return {tuple(row) for row in rows if row.promo_code or row.vanity_url}
+
+
 class DealRules(TableRules):
     upserts = False
 
@@ -97,6 +105,7 @@ class DealRules(TableRules):
 
     def write(self, session: Session, tenant_id: int, import_id: str, records: list[dict]) -> list[str]:
         """Upsert the batch's campaigns; returns each record's outcome, in order."""
+        codes_before = campaign_codes(session, tenant_id)
         stored = lock_campaigns(session, tenant_id, [record["campaign_id"] for record in records])
         now = utcnow()
         outcomes: list[str] = []
@@ -132,7 +141,9 @@ class DealRules(TableRules):
         session.flush()
         if attribution_changed:
             window = self.settings.conversion_window_days if self.settings else DEFAULT_WINDOW_DAYS
-            reattribute(session, tenant_id, window, cause=import_id)
+            # A new or changed code or URL may claim orders no campaign held; settings move only campaigns' orders.
+            reattribute(session, tenant_id, window, cause=import_id,
+                        campaign_orders_only=campaign_codes(session, tenant_id) == codes_before)
         return outcomes
 
     def after_write(self, session: Session, tenant_id: int, records: list[dict], outcomes: list[str]) -> None:
