@@ -13,6 +13,12 @@ def run_migrations() -> None:
     url = config.attributes.get("database_url") or load_settings().database_url
     engine = owner_engine(url)
     with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # A batch migration on SQLite copies a table and drops the old one; with foreign keys on, dropping
+            # `tenants` would cascade to every tenant's rows. Alembic's advice: keys off while migrating
+            # (set on the DBAPI connection, outside any transaction, where SQLite honours it).
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
         if connection.dialect.name == "postgresql":
             # Migrations work across tenants: a data migration run by a non-superuser owner is subject
             # to the FORCEd row-level security policies (hub/row_security.py) like anyone else.
@@ -27,6 +33,12 @@ def run_migrations() -> None:
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+        if sqlite:
+            broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            connection.rollback()
+            connection.connection.driver_connection.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {broken[:5]}")
 
 
 if context.is_offline_mode():

@@ -13,7 +13,7 @@ from hub.db import across_tenants, for_tenant, make_session_factory, owner_engin
 from hub.ingest.intake import create_import
 from hub.ingest.pipeline import run_import
 from hub.ingest.summary import import_summary
-from hub.models import EtlImport
+from hub.models import AttributionCredit, AttributionEvent, EtlImport
 
 
 def observer(url: str) -> Session:
@@ -43,6 +43,23 @@ def rows(url: str, model, *order_by) -> list:
         return session.scalars(select(model).order_by(*order_by)).all()
     finally:
         session.close()
+
+
+def add_attributed_order(session: Session, tenant_id: int, order_id: str, io_id: str, revenue_cents: int = 0,
+                         status: str = "open", day=None) -> AttributionEvent:
+    """An order stored as the hub stores one matched by an IO's own code: its event, and (when it counts)
+    one credit giving the IO the whole order."""
+    from datetime import date
+
+    event = AttributionEvent(tenant_id=tenant_id, platform="shopify", order_id=order_id, io_id=io_id,
+                             revenue_cents=revenue_cents, status=status, day=day or date(2025, 1, 1))
+    session.add(event)
+    session.flush()
+    if status in ("open", "currency_mismatch"):
+        session.add(AttributionCredit(tenant_id=tenant_id, event_id=event.id, platform="shopify", io_id=io_id,
+                                      day=event.day, model="io", share=1.0, whole_conversions=1,
+                                      revenue_cents=revenue_cents if status == "open" else 0))
+    return event
 
 
 def messages(summary: dict) -> list[str]:

@@ -10,7 +10,6 @@ from hub import create_app
 from hub.config import FeatureFlags
 
 from hub.models import (
-    AttributionEvent,
     Campaign,
     ConnectorState,
     Episode,
@@ -24,7 +23,7 @@ from hub.models import (
     utcnow,
 )
 from tests.conftest import make_tenant
-from tests.helpers import import_text, observer
+from tests.helpers import add_attributed_order, import_text, observer
 
 AS_OF = "2025-03-31"
 
@@ -76,13 +75,10 @@ def seed(url, tenant_id):
         IoBooking(tenant_id=tenant_id, io_id="IO-4", campaign_id="camp-1", status="cancelled",
                   flight_start=date(2025, 3, 1), flight_end=date(2025, 3, 2), booked_impressions=10000,
                   booked_cpm_cents=1000),
-        AttributionEvent(tenant_id=tenant_id, platform="shopify", order_id="o1", io_id="IO-1", revenue_cents=1500,
-                         status="open"),
-        AttributionEvent(tenant_id=tenant_id, platform="shopify", order_id="o2", io_id="IO-1", revenue_cents=2500,
-                         status="open"),
-        AttributionEvent(tenant_id=tenant_id, platform="shopify", order_id="o3", io_id="IO-1", revenue_cents=7000,
-                         status="cancelled"),
     ])
+    add_attributed_order(session, tenant_id, "o1", "IO-1", 1500)
+    add_attributed_order(session, tenant_id, "o2", "IO-1", 2500)
+    add_attributed_order(session, tenant_id, "o3", "IO-1", 7000, status="cancelled")
     session.commit()
     session.close()
 

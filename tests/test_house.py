@@ -56,7 +56,8 @@ def test_the_cli_imports_every_table_deals_included(database_url, tenant, tmp_pa
 
 def test_the_status_page_names_every_kind_of_job():
     examples = {"import": ("3f2a",), "write-back": ("3f2a",), "results": (7,), "mirror": (7, "deals"),
-                "sync": (7, "buzzsprout"), "receipt": (12,), "delivery": (40,), "dispatch": (), "match": (7,)}
+                "sync": (7, "buzzsprout"), "receipt": (12,), "delivery": (40,), "dispatch": (), "match": (7,),
+                "reattribute": (7,)}
     assert {kind.name for kind in KINDS} == set(examples)
     for kind in KINDS:
         assert job_kind(kind.job_id(*examples[kind.name])) == kind.name

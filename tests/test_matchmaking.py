@@ -11,9 +11,9 @@ from sqlalchemy import delete
 from hub import create_app
 from hub.config import FeatureFlags
 
-from hub.models import AttributionEvent, Campaign, Event, IoBooking, Match, MetricsDaily, Podcast, Sponsor, utcnow
+from hub.models import Campaign, Event, IoBooking, Match, MetricsDaily, Podcast, Sponsor, utcnow
 from hub.workflows.matchmaking import recalculate
-from tests.helpers import observer, rows
+from tests.helpers import add_attributed_order, observer, rows
 
 TODAY = date(2025, 3, 31)
 
@@ -53,10 +53,9 @@ def seed(url: str, tenant_id: int, today: date) -> None:
         IoBooking(tenant_id=tenant_id, io_id="IO-3", campaign_id="camp-1", podcast_id="pod-a", flight_start=day(-5),
                   flight_end=day(-1), booked_impressions=10**6, booked_cpm_cents=2500, status="scheduled"),  # not started
     ])
-    session.add_all([AttributionEvent(tenant_id=tenant_id, platform="shopify", order_id=f"o{n}", io_id="IO-1",
-                                      revenue_cents=1000, status="open") for n in range(5)])
-    session.add(AttributionEvent(tenant_id=tenant_id, platform="shopify", order_id="o-cancelled", io_id="IO-2",
-                                 status="cancelled"))
+    for n in range(5):
+        add_attributed_order(session, tenant_id, f"o{n}", "IO-1", 1000)
+    add_attributed_order(session, tenant_id, "o-cancelled", "IO-2", status="cancelled")
     session.commit()
     session.close()
 

@@ -107,3 +107,24 @@ def test_tenant_cli_issues_secrets_and_stores_them_safely(empty_url):
         assert value not in dump, "no secret is stored in plain text"
     assert stored["api"].secret_hash and not stored["api"].secret_encrypted      # only verified: hashed
     assert stored["shopify"].secret_encrypted and not stored["shopify"].secret_hash  # signed with: encrypted
+
+
+def test_the_whole_chain_up_and_down_keeps_every_tenants_rows(empty_url):
+    """On SQLite a batch migration copies a table and drops the old one: with foreign keys on, dropping
+    `tenants` used to cascade to every tenant's rows (0014's step down, and 0022 as first written)."""
+    from hub.migrate import downgrade, upgrade
+
+    upgrade(empty_url, "0013")
+    engine = get_engine(empty_url)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO tenants (id, slug, name, created_at) VALUES (1, 'acme', 'Acme', '2025-01-01')"))
+        conn.execute(text(
+            "INSERT INTO attribution_events (tenant_id, platform, order_id, io_id, episode_id, day, revenue_cents, "
+            "status, created_at, updated_at) VALUES (1, 'shopify', 'o1', 'IO-1', 'ep-1', '2025-01-15', 10, 'open', "
+            "'2025-01-15', '2025-01-15')"))
+    for step in (lambda: upgrade(empty_url), lambda: downgrade(empty_url, "0013"), lambda: upgrade(empty_url)):
+        step()
+        with engine.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM attribution_events")).scalar() == 1
+            assert conn.execute(text("SELECT slug FROM tenants")).scalar() == "acme"
+    engine.dispose()

@@ -6,6 +6,7 @@ import json
 import click
 
 from ..db import session_scope
+from ..models.events import ATTRIBUTION_MODELS
 from . import main, settings_or_exit, tenant_id_or_exit
 from .secret_input import STDIN, read_secret, refuse_argv_secret
 
@@ -233,3 +234,60 @@ def tenant_sheets(slug: str) -> None:
         for found in spreadsheets_of(session, tenant_id):
             pushed = found.last_pushed_at.isoformat(timespec="seconds") if found.last_pushed_at else "never pushed"
             click.echo(f"{found.spreadsheet_id}\t{found.bound_by}\t{pushed}")
+
+
+@tenant.command("set-attribution")
+@click.argument("slug")
+@click.option("--campaign", "campaign_id", help="Set this campaign's own settings instead of the tenant's defaults.")
+@click.option("--model", type=click.Choice(ATTRIBUTION_MODELS),
+              help="How an order of a campaign's code is shared among the campaign's IOs.")
+@click.option("--window-days", type=int, help="Days after an IO aired in which an order still counts for it (1-60).")
+@click.option("--half-life-days", type=float, help="time_decay: an IO this many days older weighs half (default 7).")
+@click.option("--reset", is_flag=True, help="Clear these settings first (a campaign then takes the tenant's).")
+def tenant_set_attribution(slug: str, campaign_id: str | None, model: str | None, window_days: int | None,
+                           half_life_days: float | None, reset: bool) -> None:
+    """Set SLUG's attribution model, half-life and window (or one campaign's), then attribute its orders again.
+
+    \b
+    python -m hub tenant set-attribution acme --model time_decay --half-life-days 3
+    python -m hub tenant set-attribution acme --campaign camp-1 --model linear --window-days 14
+    """
+    from sqlalchemy import select
+
+    from ..attribution import credit_models
+    from ..db import session_scope
+    from ..jobs.attribution import enqueue_reattribute
+    from ..models import Campaign, Tenant
+
+    try:
+        if window_days is not None:
+            credit_models.check_window_days(window_days)
+        if half_life_days is not None:
+            credit_models.check_half_life_days(half_life_days)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    if not reset and model is None and window_days is None and half_life_days is None:
+        raise click.ClickException("nothing to set: give --model, --window-days, --half-life-days or --reset")
+    settings = settings_or_exit()
+    tenant_id = tenant_id_or_exit(settings, slug)
+    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        if campaign_id is None:
+            holder = session.get(Tenant, tenant_id)
+        else:
+            holder = session.scalar(select(Campaign).where(Campaign.tenant_id == tenant_id,
+                                                           Campaign.campaign_id == campaign_id))
+            if holder is None:
+                raise click.ClickException(f"no campaign {campaign_id!r} for {slug}")
+        if reset:
+            holder.attribution_model = holder.attribution_window_days = holder.attribution_half_life_days = None
+        for name, value in (("attribution_model", model), ("attribution_window_days", window_days),
+                            ("attribution_half_life_days", half_life_days)):
+            if value is not None:
+                setattr(holder, name, value)
+        tenant_row = holder if campaign_id is None else session.get(Tenant, tenant_id)
+        shown = credit_models.AttributionSettings.resolve(holder if campaign_id else None, tenant_row,
+                                                          credit_models.DEFAULT_WINDOW_DAYS)
+    status = enqueue_reattribute(settings, tenant_id)
+    whose = f"campaign {campaign_id} of {slug}" if campaign_id else slug
+    click.echo(f"attribution for {whose}: {shown.model}, window {shown.window_days} days, "
+               f"half-life {shown.half_life_days:g} days; orders attributed again ({status})")

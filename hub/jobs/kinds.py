@@ -32,8 +32,9 @@ RECEIPT = JobKind("receipt", "receipt-")
 DELIVERY = JobKind("delivery", "deliver-")
 DISPATCH = JobKind("dispatch", "dispatch-events")  # one queued dispatch serves every event: no arguments
 MATCH = JobKind("match", "match-")
+REATTRIBUTE = JobKind("reattribute", "reattribute-")
 
-KINDS = (IMPORT, WRITE_BACK, RESULTS, MIRROR, SYNC, RECEIPT, DELIVERY, DISPATCH, MATCH)
+KINDS = (IMPORT, WRITE_BACK, RESULTS, MIRROR, SYNC, RECEIPT, DELIVERY, DISPATCH, MATCH, REATTRIBUTE)
 # Kinds whose subject is an import.
 IMPORT_KINDS = (IMPORT, WRITE_BACK)
 

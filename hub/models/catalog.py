@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Integer, String, UniqueConstraint, func
+from sqlalchemy import BigInteger, Date, Float, Integer, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from .base import Base, BigId, Timestamp, tenant_id_column, utcnow
@@ -90,6 +90,13 @@ class Campaign(Base):
     budget_cents: Mapped[int | None] = mapped_column(BigInteger)
     stage: Mapped[str] = mapped_column(String(20), nullable=False, default="lead")
     stage_changed_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    # A code or URL of the whole campaign: an order that uses it is shared among the campaign's IOs.
+    promo_code: Mapped[str | None] = mapped_column(String(100))
+    vanity_url: Mapped[str | None] = mapped_column(String(500))
+    # Overrides of the tenant's attribution settings; None takes the tenant's.
+    attribution_model: Mapped[str | None] = mapped_column(String(20))
+    attribution_window_days: Mapped[int | None] = mapped_column(Integer)
+    attribution_half_life_days: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
 
 

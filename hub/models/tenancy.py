@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, BigId, Timestamp, tenant_id_column, utcnow
@@ -24,6 +24,11 @@ class Tenant(Base):
     # Whether test orders (Shopify "test": true, Stripe livemode false) count as conversions, for a
     # trial run of a shop (`python -m hub tenant set-count-test-orders`); off, they are kept as "test".
     count_test_orders: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    # How campaign codes share an order among the campaign's IOs, unless the campaign says otherwise
+    # (`python -m hub tenant set-attribution`); None takes the hub's defaults (hub/attribution/models.py).
+    attribution_model: Mapped[str | None] = mapped_column(String(20))
+    attribution_window_days: Mapped[int | None] = mapped_column(Integer)
+    attribution_half_life_days: Mapped[float | None] = mapped_column(Float)
 
     secrets: Mapped[list["TenantSecret"]] = relationship(back_populates="tenant", cascade="all, delete-orphan")
 

@@ -22,11 +22,13 @@ TOP_MATCHES = 50
 HEADER = ["io_id", "status", "episode_id", "flight_start", "flight_end", "booked_impressions",
           "delivered_impressions", "pacing", "conversions", "revenue", "cpa", "currency",
           "pacing_state", "expected_impressions", "projected_impressions", "delivery", "source_conflicts", "updated_at"]
+# Conversions are attribution credits: an order shared among a campaign's IOs counts 0.25 here, 0.75 there.
+SHARES = NumberFormat("NUMBER", "#,##0.00")
 # Counts, money, rates and dates are numbers in the sheet (SUM and charts work), shown in these formats.
 RESULTS_FORMATS: dict[int, NumberFormat] = {
     HEADER.index("flight_start"): DAY, HEADER.index("flight_end"): DAY,
     HEADER.index("booked_impressions"): WHOLE, HEADER.index("delivered_impressions"): WHOLE,
-    HEADER.index("pacing"): RATIO, HEADER.index("conversions"): WHOLE,
+    HEADER.index("pacing"): RATIO, HEADER.index("conversions"): SHARES,
     HEADER.index("revenue"): MONEY, HEADER.index("cpa"): MONEY, HEADER.index("updated_at"): MOMENT,
     HEADER.index("expected_impressions"): WHOLE, HEADER.index("projected_impressions"): WHOLE,
     HEADER.index("source_conflicts"): WHOLE,

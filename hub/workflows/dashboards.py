@@ -28,7 +28,7 @@ from ..models import (
     Sponsor,
 )
 from .io_lifecycle import COMMERCE_SOURCES
-from .io_summary import io_summary
+from .io_summary import cost_per_conversion, io_summary, tidy_conversions
 from .matchmaking import episode_podcasts
 
 TOP_EPISODES = 5
@@ -145,7 +145,8 @@ def _add(into: dict, totals: dict) -> None:
 def _finish(totals: dict) -> dict:
     totals["delivered_vs_booked"] = (round(totals["delivered_impressions"] / totals["booked_impressions"], 3)
                                      if totals.get("booked_impressions") else None)
-    totals["cpa_cents"] = totals["cost_cents"] // totals["conversions"] if totals.get("conversions") else None
+    totals["conversions"] = tidy_conversions(totals.get("conversions") or 0)
+    totals["cpa_cents"] = cost_per_conversion(totals["cost_cents"], totals["conversions"])
     return totals
 
 

@@ -13,9 +13,10 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..attribution.credit_models import DEFAULT_WINDOW_DAYS, AttributionSettings
 from ..events import emit
 from ..history import record_changes
-from ..models import DEAL_STAGES, Campaign, IoBooking, Sponsor, utcnow
+from ..models import DEAL_STAGES, Campaign, IoBooking, Sponsor, Tenant, utcnow
 
 FINAL_STAGES = ("won", "lost")
 OPEN_STAGES = tuple(stage for stage in DEAL_STAGES if stage not in FINAL_STAGES)
@@ -101,6 +102,11 @@ def deal_json(session: Session, campaign: Campaign) -> dict:
         "final": campaign.stage in FINAL_STAGES,
         "stage_changed_at": _iso(campaign.stage_changed_at),
         "created_at": _iso(campaign.created_at),
+        "promo_code": campaign.promo_code,
+        "vanity_url": campaign.vanity_url,
+        # What shares an order of the campaign's code: its own settings, else its tenant's, else the defaults.
+        "attribution": vars(AttributionSettings.resolve(campaign, session.get(Tenant, campaign.tenant_id),
+                                                        DEFAULT_WINDOW_DAYS)),
         "ios": [{"io_id": io.io_id, "status": io.status, "flight_start": io.flight_start.isoformat(),
                  "flight_end": io.flight_end.isoformat(), "booked_impressions": io.booked_impressions}
                 for io in ios],

@@ -1,5 +1,9 @@
 """What an IO has done so far: delivery, pacing (hub/workflows/pacing.py), attributed conversions and
-revenue, CPA, and for a completed IO whether it delivered what was booked."""
+revenue, CPA, and for a completed IO whether it delivered what was booked.
+
+Conversions and revenue are the IO's attribution credits: an order of a campaign's code counts for
+each of its IOs by the share the campaign's model gives it, so conversions may be fractional.
+"""
 from __future__ import annotations
 
 from datetime import date
@@ -7,8 +11,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..attribution.attribute import CONVERTED
-from ..models import AttributionEvent, IoBooking
+from ..models import AttributionCredit, IoBooking
 from .io_lifecycle import delivered_impressions, delivery_outcome
 from .discrepancies import DEFAULT_TOLERANCE, discrepancies
 from .pacing import PacingThresholds, io_pacing
@@ -18,12 +21,11 @@ def io_summary(session: Session, io: IoBooking, today: date, thresholds: PacingT
                tolerance: float = DEFAULT_TOLERANCE) -> dict:
     delivered = delivered_impressions(session, io)
     pacing = io_pacing(session, io, today, thresholds)
-    conversions, revenue = session.execute(select(
-        func.count().filter(AttributionEvent.status.in_(CONVERTED)),
-        func.coalesce(func.sum(AttributionEvent.revenue_cents).filter(AttributionEvent.status == "open"), 0),
-    ).where(AttributionEvent.tenant_id == io.tenant_id, AttributionEvent.io_id == io.io_id)).one()
     # What the advertiser pays: CPM is per thousand booked impressions.
     cost_cents = (io.booked_impressions or 0) * (io.booked_cpm_cents or 0) // 1000
+    shares, revenue = session.execute(select(
+        func.coalesce(func.sum(AttributionCredit.share), 0), func.coalesce(func.sum(AttributionCredit.revenue_cents), 0),
+    ).where(AttributionCredit.tenant_id == io.tenant_id, AttributionCredit.io_id == io.io_id)).one()
     return {
         "io_id": io.io_id,
         "status": io.status,
@@ -46,10 +48,24 @@ def io_summary(session: Session, io: IoBooking, today: date, thresholds: PacingT
         **pacing.as_dict(),
         # For a completed IO: "under" when it delivered less than booked, else "full" (io_lifecycle).
         **delivery_outcome(io.status, io.booked_impressions, delivered),
-        "conversions": int(conversions),
+        "conversions": tidy_conversions(shares),
         "revenue_cents": int(revenue),
-        "cpa_cents": cost_cents // int(conversions) if conversions else None,
+        "cpa_cents": cost_per_conversion(cost_cents, float(shares)),
         # Days of the flight on which two host sources disagree over the tolerance (discrepancies.py).
         "source_conflicts": discrepancies(session, io.tenant_id, io.flight_start, io.flight_end, tolerance,
                                           io.episode_id) if io.episode_id else [],
     }
+
+
+def tidy_conversions(total: float) -> int | float:
+    """A sum of shares as people read it: whole when it is (1/3 + 1/3 + 1/3 is 1), else to 6 decimals."""
+    rounded = round(float(total), 6)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
+def cost_per_conversion(cost_cents: int, conversions: float) -> int | None:
+    """CPA in cents: floored for whole conversions (as it always was), to the nearest cent for fractional ones."""
+    whole = round(conversions)
+    if abs(conversions - whole) < 1e-6:
+        return cost_cents // whole if whole else None
+    return round(cost_cents / conversions)

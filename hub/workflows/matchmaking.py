@@ -32,9 +32,9 @@ from datetime import date, timedelta
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from ..attribution.attribute import CONVERTED
-from ..models import AttributionEvent, Campaign, Episode, IoBooking, Match, MetricsDaily, Podcast, Sponsor, utcnow
+from ..models import AttributionCredit, Campaign, Episode, IoBooking, Match, MetricsDaily, Podcast, Sponsor, utcnow
 from .io_lifecycle import COMMERCE_SOURCES
+from .io_summary import cost_per_conversion, tidy_conversions
 
 WINDOW_DAYS = 30
 WEIGHTS = {"audience": 30.0, "growth": 10.0, "completion": 20.0, "fit": 40.0}
@@ -66,13 +66,13 @@ class CellStats:
     """Past results of one (sponsor category, podcast category) pair."""
 
     ios: int = 0
-    conversions: int = 0
+    conversions: int | float = 0  # fractional when campaign codes shared orders
     cost_cents: int = 0
     io_ids: list[str] = field(default_factory=list)
 
     @property
     def cpa_cents(self) -> int | None:
-        return self.cost_cents // self.conversions if self.conversions and self.cost_cents else None
+        return cost_per_conversion(self.cost_cents, tidy_conversions(self.conversions)) if self.cost_cents else None
 
 
 def _norm(category: str | None) -> str | None:
@@ -146,10 +146,9 @@ def category_history(session: Session, tenant_id: int, today: date,
     sponsor_category = dict(session.execute(select(Sponsor.sponsor_id, Sponsor.category)
                                             .where(Sponsor.tenant_id == tenant_id)).all())
     conversions = dict(session.execute(
-        select(AttributionEvent.io_id, func.count())
-        .where(AttributionEvent.tenant_id == tenant_id, AttributionEvent.io_id.is_not(None),
-               AttributionEvent.status.in_(CONVERTED))
-        .group_by(AttributionEvent.io_id)).all())
+        select(AttributionCredit.io_id, func.sum(AttributionCredit.share))
+        .where(AttributionCredit.tenant_id == tenant_id)
+        .group_by(AttributionCredit.io_id)).all())
     ios = session.execute(
         select(IoBooking.io_id, IoBooking.campaign_id, IoBooking.podcast_id, IoBooking.episode_id,
                IoBooking.booked_impressions, IoBooking.booked_cpm_cents)
@@ -159,16 +158,16 @@ def category_history(session: Session, tenant_id: int, today: date,
     total = CellStats()
     for io_id, campaign_id, podcast_id, episode_id, booked, cpm in ios:
         cost = (booked or 0) * (cpm or 0) // 1000
-        converted = int(conversions.get(io_id, 0))
+        converted = tidy_conversions(conversions.get(io_id) or 0)  # a campaign code's orders count by their shares
         total.ios += 1
-        total.conversions += converted
+        total.conversions = tidy_conversions(total.conversions + converted)
         total.cost_cents += cost
         s_cat = _norm(sponsor_category.get(sponsor_of.get(campaign_id)))
         p_cat = _norm(podcast_categories.get(podcast_id or mapping.get(episode_id or "")))
         if s_cat and p_cat:
             cell = cells[(s_cat, p_cat)]
             cell.ios += 1
-            cell.conversions += converted
+            cell.conversions = tidy_conversions(cell.conversions + converted)
             cell.cost_cents += cost
             cell.io_ids.append(io_id)
     return dict(cells), total

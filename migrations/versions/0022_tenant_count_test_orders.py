@@ -14,11 +14,10 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ADD/DROP COLUMN (SQLite has both): a batch would copy `tenants` and drop the old table.
 def upgrade() -> None:
-    with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('count_test_orders', sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column('tenants', sa.Column('count_test_orders', sa.Boolean(), nullable=False, server_default=sa.false()))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('tenants', schema=None) as batch_op:
-        batch_op.drop_column('count_test_orders')
+    op.drop_column('tenants', 'count_test_orders')

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from ...models import ACTIVE_IO_STATUSES, IO_STATUSES, IoBooking
+from ...attribution.attribute import DEFAULT_WINDOW_DAYS, reattribute
+from ...models import ACTIVE_IO_STATUSES, IO_STATUSES, Campaign, IoBooking
 from ...sheets import mirror
 from ...workflows import io_lifecycle
 from .. import values as v
@@ -88,6 +89,15 @@ class IoBookingRules(TableRules):
         io_lifecycle.record_moves(session, tenant_id, [
             (r["io_id"], self.statuses_before.get(r["io_id"]), r["status"])
             for r, outcome in zip(records, outcomes) if outcome != "unchanged" and r.get("status")])
+        if any(outcome != "unchanged" for outcome in outcomes) and has_campaign_codes(session, tenant_id):
+            # An IO joined, left or moved within a campaign whose code shares orders among its IOs.
+            window = self.settings.conversion_window_days if self.settings else DEFAULT_WINDOW_DAYS
+            reattribute(session, tenant_id, window)
+
+
+def has_campaign_codes(session: Session, tenant_id: int) -> bool:
+    return session.scalar(select(func.count()).select_from(Campaign).where(
+        Campaign.tenant_id == tenant_id, or_(Campaign.promo_code.is_not(None), Campaign.vanity_url.is_not(None)))) > 0
 
 
 IO_BOOKINGS = TableSpec(
