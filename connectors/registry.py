@@ -1,16 +1,19 @@
 """The pull connectors by name: the podcast hosts (metrics_daily pages) and Shopify (conversions
-pages; each Page names its table). (Anchor / Spotify for Podcasters has no API: its CSV export goes
+pages; each Page names its table), and Google Sheets read with a service account (a page per
+window of a tab). (Anchor / Spotify for Podcasters has no API: its CSV export goes
 through connectors.anchor.rows_from_anchor_csv instead.)"""
 from __future__ import annotations
 
 from connectors.base import Connector
 from connectors.buzzsprout import BuzzsproutConnector
+from connectors.google_sheets import GoogleSheetsConnector
 from connectors.shopify import ShopifyConnector
 from connectors.simplecast import SimplecastConnector
 from connectors.transistor import TransistorConnector
 
 CONNECTORS: dict[str, type[Connector]] = {
-    cls.name: cls for cls in (BuzzsproutConnector, SimplecastConnector, TransistorConnector, ShopifyConnector)
+    cls.name: cls for cls in (BuzzsproutConnector, SimplecastConnector, TransistorConnector, ShopifyConnector,
+                             GoogleSheetsConnector)
 }
 
 

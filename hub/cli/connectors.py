@@ -96,7 +96,10 @@ def connector_test(name: str, tenant_slug: str) -> None:
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
             raise click.ClickException(f"connector {name!r} is not configured for {tenant_slug}")
-        client = build(session, state, settings.secret_key)
+        try:
+            client = build(session, state, settings.secret_key, settings)
+        except ConnectorError as error:
+            raise click.ClickException(f"{name}: {error}") from None
     try:
         client.test_connection()
     except ConnectorError as error:

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, Page
+from connectors.google_sheets import SheetPage
 from connectors.registry import get_connector
 
 from ..config import Settings, load_settings
@@ -20,6 +21,7 @@ from ..ingest.pipeline import run_import
 from ..ingest.tables import TABLES
 from ..models import ConnectorState, Tenant, utcnow
 from ..tenants import connector_secret_source, read_secret, set_secret
+from . import sheet_pull
 from .after_import import Finished, follow_imports
 from .kinds import SYNC
 from .queue import JobSpec, not_retried
@@ -88,6 +90,8 @@ def configure(session: Session, tenant: Tenant, name: str, values: dict, interva
     state = connector_state(session, tenant.id, name)
     full = {**_full_config(session, state, secret_key), **values}
     cls(full)  # raises ConnectorError naming a missing or invalid field
+    if name == sheet_pull.NAME:
+        sheet_pull.bind_spreadsheet(session, tenant, full)  # the spreadsheet becomes the tenant's, or is refused
     secret_fields = set(cls.config_schema.get("secret", []))
     state.config = {k: v for k, v in full.items() if k not in secret_fields}
     set_secret(session, tenant, connector_secret_source(name), json.dumps({k: v for k, v in full.items() if k in secret_fields}), secret_key)
@@ -96,7 +100,10 @@ def configure(session: Session, tenant: Tenant, name: str, values: dict, interva
     return state
 
 
-def build(session: Session, state: ConnectorState, secret_key: str):
+def build(session: Session, state: ConnectorState, secret_key: str, settings: Settings | None = None):
+    if state.connector == sheet_pull.NAME and settings is not None:
+        # Reads with the hub's service account, and only a spreadsheet that is still the tenant's.
+        return sheet_pull.connector_for(session, state.tenant_id, _full_config(session, state, secret_key), settings)
     return get_connector(state.connector)(_full_config(session, state, secret_key))
 
 
@@ -118,23 +125,32 @@ def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | Non
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
             raise SyncError(f"connector {name!r} is not configured: run 'python -m hub connector add {name} ...'")
-        connector = connector or build(session, state, settings.secret_key)
         cursor = dict(state.cursor or {})
 
+        def read_pages():
+            # Built inside the sync, so a connector that cannot be built (a spreadsheet no longer the
+            # tenant's) leaves its reason as the connector's last_error.
+            yield from (connector or build(session, state, settings.secret_key, settings)).sync(cursor, since)
+
         def apply_page(page: Page) -> None:
+            if isinstance(page, SheetPage):
+                page = sheet_pull.changed_rows_only(session, tenant_id, page)
             if not page.rows:
                 return
-            imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name=page.table,
-                                   input_format="records", payload=json.dumps(page.rows).encode(),
-                                   filename=f"{name} sync")
+            fields = sheet_pull.import_fields(page) if isinstance(page, SheetPage) else {
+                "source": name, "input_format": "records", "payload": json.dumps(page.rows).encode(),
+                "filename": f"{name} sync"}
+            imp, _ = create_import(session, tenant_id=tenant_id, table_name=page.table, **fields)
             session.commit()
             imp = run_import(session, imp.id, batch_rows=settings.import_batch_rows,
                              lease_seconds=settings.import_lease_seconds, tables=TABLES, settings=settings)
             finished.append(Finished.of(imp))
             if imp.status == "failed":
                 raise ConnectorError(f"import {imp.id} of a {name} page failed: {imp.error}")
+            if isinstance(page, SheetPage):
+                sheet_pull.remember(session, tenant_id, page)  # committed with the cursor
 
-        pages, rows = apply_pages(session, state, connector.sync(cursor, since), apply_page)
+        pages, rows = apply_pages(session, state, read_pages(), apply_page)
         result = {"connector": name, "pages": pages, "rows": rows, "cursor": session.get(ConnectorState, state.id).cursor}
     log.info("%s sync for tenant %s: %d rows in %d pages", name, tenant_id, rows, pages)
     return result
@@ -186,6 +202,7 @@ def state_json(state: ConnectorState) -> dict:
         "status": state.status,
         "every_minutes": state.interval_minutes,
         "last_sync_at": state.last_sync_at.isoformat() if state.last_sync_at else None,
+        "next_sync_at": state.next_sync_at.isoformat() if state.next_sync_at else None,
         "cursor": state.cursor,
         "last_error": state.last_error,
         "config": state.config,  # secrets are not in it

@@ -289,7 +289,7 @@ def connector_states(session: Session, tenants: dict[int, dict]) -> list[dict]:
     states = session.scalars(select(ConnectorState).order_by(ConnectorState.connector, ConnectorState.tenant_id)).all()
     return [
         {"tenant": tenants.get(s.tenant_id, {}).get("slug"), "connector": s.connector, "status": s.status,
-         "last_sync_at": iso(s.last_sync_at), "last_error": error_line(s.last_error), "updated_at": iso(s.updated_at)}
+         "last_sync_at": iso(s.last_sync_at), "next_sync_at": iso(s.next_sync_at), "last_error": error_line(s.last_error), "updated_at": iso(s.updated_at)}
         for s in states
     ]
 
