@@ -86,7 +86,7 @@ def connector_test(name: str, tenant_slug: str) -> None:
     from connectors.base import ConnectorError
 
     from ..db import session_scope
-    from ..jobs.connectors import build
+    from ..jobs.connectors import build_to_run
     from ..models import ConnectorState
 
     settings = settings_or_exit()
@@ -97,7 +97,7 @@ def connector_test(name: str, tenant_slug: str) -> None:
         if state is None or state.config is None:
             raise click.ClickException(f"connector {name!r} is not configured for {tenant_slug}")
         try:
-            client = build(session, state, settings.secret_key, settings)
+            client = build_to_run(session, state, settings)
         except ConnectorError as error:
             raise click.ClickException(f"{name}: {error}") from None
     try:

@@ -100,11 +100,17 @@ def configure(session: Session, tenant: Tenant, name: str, values: dict, interva
     return state
 
 
-def build(session: Session, state: ConnectorState, secret_key: str, settings: Settings | None = None):
-    if state.connector == sheet_pull.NAME and settings is not None:
-        # Reads with the hub's service account, and only a spreadsheet that is still the tenant's.
-        return sheet_pull.connector_for(session, state.tenant_id, _full_config(session, state, secret_key), settings)
+def build(session: Session, state: ConnectorState, secret_key: str):
     return get_connector(state.connector)(_full_config(session, state, secret_key))
+
+
+def build_to_run(session: Session, state: ConnectorState, settings: Settings):
+    """The connector a sync or `connector test` runs. Google Sheets reads with the hub's service account,
+    and only a spreadsheet that is still the tenant's."""
+    if state.connector == sheet_pull.NAME:
+        return sheet_pull.connector_for(session, state.tenant_id, _full_config(session, state, settings.secret_key),
+                                        settings)
+    return build(session, state, settings.secret_key)
 
 
 def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None = None, connector=None) -> dict:
@@ -130,7 +136,7 @@ def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | Non
         def read_pages():
             # Built inside the sync, so a connector that cannot be built (a spreadsheet no longer the
             # tenant's) leaves its reason as the connector's last_error.
-            yield from (connector or build(session, state, settings.secret_key, settings)).sync(cursor, since)
+            yield from (connector or build_to_run(session, state, settings)).sync(cursor, since)
 
         def apply_page(page: Page) -> None:
             if isinstance(page, SheetPage):
