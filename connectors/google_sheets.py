@@ -65,6 +65,9 @@ class SheetPage(Page):
     locale: str | None = None
     time_zone: str | None = None
     marks: list[tuple[str, str]] = field(default_factory=list)
+    # Row number -> the earlier row of the tab with the same key (the pipeline refuses the later one
+    # when both are in one import).
+    duplicates: dict[int, int] = field(default_factory=dict)
 
     @property
     def tab(self) -> str:
@@ -122,6 +125,8 @@ class _Tab:
     spans: list[tuple[int, int]] = field(default_factory=list)
     rows_read: int = 0
     rows_sent_as_data: int = 0
+    # Key digest -> the first row holding it (a small int per row, for the duplicate check).
+    first_rows: dict[int, int] = field(default_factory=dict)
 
 
 class GoogleSheetsConnector(Connector):
@@ -287,6 +292,12 @@ class GoogleSheetsConnector(Connector):
             key_parts = [typed[names.index(k)] or values[names.index(k)] if k in names else "" for k in layout.key]
             key = ("key " + json.dumps(key_parts, ensure_ascii=False) if all(not _blank(p) for p in key_parts)
                    else f"row {number}")
+            first = tab.first_rows.setdefault(hash(key), number)
+            if first != number:
+                # The same key again: remembered apart, or the two rows' digests would take turns and
+                # each run would send the other one.
+                page.duplicates[number] = first
+                key += f" again at row {number}"
             page.rows.append({"row_number": number, "values": values, "typed": typed})
             page.marks.append((hashlib.sha256(key.encode()).hexdigest()[:32], _digest([tab.header_row, parts])))
         return page

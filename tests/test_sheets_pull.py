@@ -349,6 +349,28 @@ def test_a_run_reads_every_tab_in_one_batch_and_a_second_run_sends_only_the_edit
     assert len(rows(database_url, SheetRowDigest)) == 5
 
 
+def test_a_key_twice_in_the_tab_is_refused_every_time_its_later_row_changes(database_url, service_account_file):
+    tenant = make_tenant(database_url, "acme")
+    add_google_sheets(database_url, tabs="metrics_daily")
+    tab = metrics_tab()
+    tab.append([cell(45658, "2025-01-01"), cell(12, "0012"), cell(3, "003"), cell("manual"), cell(9999, "9,999")])
+    sheet = FakeSpreadsheet({"metrics_daily": tab})
+    settings = settings_for(database_url, service_account_file)
+
+    def run():
+        with responses.RequestsMock(assert_all_requests_are_fired=False) as wire:
+            sheet.install(wire)
+            return run_sync(settings, tenant["id"], "google_sheets")
+
+    assert run()["rows"] == 4
+    assert sheet.text("metrics_daily", 5, "hub_status").startswith("error: row 5: duplicate of row 2")
+    assert run()["rows"] == 0, "the two rows are remembered apart: neither is sent again"
+    tab[4][4] = cell(8888, "8,888")
+    assert run()["rows"] == 2, "the edited later row goes with the row whose key it repeats"
+    assert sheet.text("metrics_daily", 5, "hub_status").startswith("error: row 5: duplicate of row 2")
+    assert {m.day: m.downloads for m in rows(database_url, MetricsDaily)}[date(2025, 1, 1)] == 1204
+
+
 def test_the_header_is_the_first_row_holding_the_required_columns_and_its_absence_is_named(service_account_file):
     sheet = FakeSpreadsheet({"io_bookings": io_tab()})
     with responses.RequestsMock(assert_all_requests_are_fired=False) as wire:

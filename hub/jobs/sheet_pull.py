@@ -93,7 +93,11 @@ def changed_rows_only(session: Session, tenant_id: int, page: SheetPage) -> Shee
         remembered.update(session.execute(select(SheetRowDigest.row_key, SheetRowDigest.digest).where(
             SheetRowDigest.tenant_id == tenant_id, SheetRowDigest.spreadsheet_id == page.spreadsheet_id,
             SheetRowDigest.tab == page.tab, SheetRowDigest.row_key.in_(keys[start:start + _IN_CHUNK]))).all())
-    kept = [(row, mark) for row, mark in zip(page.rows, page.marks) if remembered.get(mark[0]) != mark[1]]
+    changed = {row["row_number"] for row, mark in zip(page.rows, page.marks) if remembered.get(mark[0]) != mark[1]}
+    # A changed row whose key an earlier row of this window holds goes with that row, so the pipeline
+    # refuses it as a duplicate instead of letting it overwrite the earlier row's record.
+    changed |= {page.duplicates[number] for number in changed if number in page.duplicates}
+    kept = [(row, mark) for row, mark in zip(page.rows, page.marks) if row["row_number"] in changed]
     page.rows = [row for row, _ in kept]
     page.marks = [mark for _, mark in kept]
     return page
