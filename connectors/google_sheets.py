@@ -124,7 +124,7 @@ class _Tab:
     # Contiguous runs of formatted columns, 0-based (first, last), each one range of the FORMATTED read.
     spans: list[tuple[int, int]] = field(default_factory=list)
     rows_read: int = 0
-    rows_sent_as_data: int = 0
+    data_rows: int = 0
     # Key digest -> the first row holding it (a small int per row, for the duplicate check).
     first_rows: dict[int, int] = field(default_factory=dict)
 
@@ -234,7 +234,7 @@ class GoogleSheetsConnector(Connector):
                 page = self._page(tab, start, rows, shown_by_tab.get(tab.name, []), properties)
                 tab.rows_read = ends[tab.name]
                 progress["tabs"][tab.name] = {"header_row": tab.header_row, "rows_read": tab.rows_read,
-                                              "data_rows": tab.rows_sent_as_data}
+                                              "data_rows": tab.data_rows}
                 page.cursor = json.loads(json.dumps(progress))
                 yield page
             del plain, shown, shown_by_tab  # this window is done with before the next is read
@@ -288,7 +288,7 @@ class GoogleSheetsConnector(Connector):
                     parts.append([name, text, value])
             if not parts:
                 continue  # an empty row (or one holding only the hub's own columns)
-            tab.rows_sent_as_data += 1
+            tab.data_rows += 1
             key_parts = [typed[names.index(k)] or values[names.index(k)] if k in names else "" for k in layout.key]
             key = ("key " + json.dumps(key_parts, ensure_ascii=False) if all(not _blank(p) for p in key_parts)
                    else f"row {number}")
