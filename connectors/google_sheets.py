@@ -208,6 +208,8 @@ class GoogleSheetsConnector(Connector):
 
     def sync(self, cursor: dict | None, since: date | None = None) -> Iterator[SheetPage]:
         """Every tab, window by window (`since` has no meaning for a sheet: every row is compared)."""
+        if not self.layouts:
+            raise self.fail("no table layouts: the hub builds this connector with the tables' layouts")
         meta = self.spreadsheet()
         properties = meta.get("properties", {}) if isinstance(meta, dict) else {}
         tabs = self._tabs_of(meta)
