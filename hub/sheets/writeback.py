@@ -69,7 +69,9 @@ def write_back(session: Session, target: SheetTarget, imp: EtlImport, key: tuple
     push_key_positions = _key_positions(push.get("header", []), key)
 
     # A pulled sheet's header may sit below a title (the reader found it there); a push's is row 1.
-    header_row = push.get("header_row") if isinstance(push.get("header_row"), int) else 1
+    header_row = push.get("header_row")
+    if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
+        header_row = 1
     sheet = target.read_values(spreadsheet_id, tab)
     header = list(sheet[header_row - 1]) if len(sheet) >= header_row else []
     names = [normalize_header(cell) for cell in header]
