@@ -111,7 +111,7 @@ def test_connectors_api_shows_each_ones_status(client, database_url, tenant):
     add_transistor(database_url, "acme", every=30)
     listed = client.get("/api/v1/connectors", headers={"Authorization": f"Bearer {tenant['secrets']['api']}"}).get_json()
     (state,) = rows(database_url, ConnectorState)
-    # Never synced and scheduled: due at once, i.e. since it was configured.
+    # Scheduled and never synced: due since it was configured (the scheduler looks every minute).
     assert listed["connectors"] == [{"connector": "transistor", "status": "idle", "every_minutes": 30, "last_sync_at": None,
                                      "next_sync_at": state.updated_at.isoformat(),
                                      "cursor": {}, "last_error": None, "config": {"show_id": "54321"}}]

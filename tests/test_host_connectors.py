@@ -16,6 +16,7 @@ import responses
 
 from connectors.base import ConnectorError, Page, platform_message
 from connectors.buzzsprout import BuzzsproutConnector
+from connectors.google_sheets import GoogleSheetsConnector
 from connectors.http import ConnectorRetry, retry_after_delay
 from connectors.registry import CONNECTORS, UnknownConnector, get_connector
 from connectors.rss import RssConnector
@@ -29,11 +30,13 @@ NOW = datetime(2024, 5, 10, 20, 0, tzinfo=timezone.utc)
 
 def test_registry_maps_names_to_classes():
     assert CONNECTORS == {"buzzsprout": BuzzsproutConnector, "simplecast": SimplecastConnector,
-                          "transistor": TransistorConnector, "shopify": ShopifyConnector, "rss": RssConnector}
+                          "transistor": TransistorConnector, "shopify": ShopifyConnector, "rss": RssConnector,
+                          "google_sheets": GoogleSheetsConnector}
     assert get_connector(" Simplecast ") is SimplecastConnector
     with pytest.raises(UnknownConnector) as caught:
         get_connector("libsyn")
-    assert str(caught.value) == "unknown connector 'libsyn'; known connectors: buzzsprout, rss, shopify, simplecast, transistor"
+    assert str(caught.value) == ("unknown connector 'libsyn'; known connectors: buzzsprout, google_sheets, rss, shopify, "
+                                 "simplecast, transistor")
 
 
 def test_every_connector_declares_a_schema_with_its_secret():
@@ -42,8 +45,10 @@ def test_every_connector_declares_a_schema_with_its_secret():
         schema = cls.config_schema
         assert schema["type"] == "object"
         assert set(schema["required"]) <= set(schema["properties"])
-        # A platform's API takes credentials; a podcast's RSS feed is public and takes none.
-        assert (schema["secret"] or name == "rss") and set(schema["secret"]) <= set(schema["required"])
+        assert set(schema["secret"]) <= set(schema["required"])
+        # A platform's API takes credentials; a podcast's RSS feed is public and takes none, and Google
+        # Sheets reads with the hub's service account (HUB_GOOGLE_SERVICE_ACCOUNT_FILE).
+        assert schema["secret"] or name == "rss" or cls is GoogleSheetsConnector
 
 
 def test_config_defaults_and_integer_ids_become_text():

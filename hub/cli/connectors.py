@@ -91,8 +91,7 @@ def connector_test(name: str, tenant_slug: str) -> None:
     from connectors.base import ConnectorError
 
     from ..db import session_scope
-    from ..jobs.connectors import build
-    from ..jobs.hooks import allow_loopback
+    from ..jobs.connectors import build_to_run
     from ..models import ConnectorState
 
     settings = settings_or_exit()
@@ -102,7 +101,10 @@ def connector_test(name: str, tenant_slug: str) -> None:
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
             raise click.ClickException(f"connector {name!r} is not configured for {tenant_slug}")
-        client = build(session, state, settings.secret_key, allow_loopback(settings))
+        try:
+            client = build_to_run(session, state, settings)
+        except ConnectorError as error:
+            raise click.ClickException(f"{name}: {error}") from None
     try:
         client.test_connection()
     except ConnectorError as error:

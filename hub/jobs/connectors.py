@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import ConnectorError, Page
+from connectors.google_sheets import SheetPage
 from connectors.registry import get_connector
 
 from ..config import Settings, load_settings
@@ -25,6 +26,7 @@ from ..ingest.tables import TABLES
 from ..models import ConnectorState, Tenant, utcnow
 from ..quotas import admit_import
 from ..tenants import connector_secret_source, read_secret, set_secret
+from . import sheet_pull
 from .after_import import Finished, follow_imports
 from .hooks import allow_loopback
 from .kinds import SYNC
@@ -122,6 +124,8 @@ def configure(session: Session, tenant: Tenant, name: str, values: dict, interva
     checked = cls(full).config  # raises ConnectorError naming a missing or invalid field
     for field in cls.outsider_url_fields:
         check_outsider_url(field, checked[field], allow_loopback)
+    if name == sheet_pull.NAME:
+        sheet_pull.bind_spreadsheet(session, tenant, full)  # the spreadsheet becomes the tenant's, or is refused
     secret_fields = set(cls.config_schema.get("secret", []))
     state.config = {k: v for k, v in full.items() if k not in secret_fields}
     set_secret(session, tenant, connector_secret_source(name), json.dumps({k: v for k, v in full.items() if k in secret_fields}), secret_key)
@@ -138,6 +142,15 @@ def build(session: Session, state: ConnectorState, secret_key: str, allow_loopba
     if cls.outsider_url_fields:
         return cls(config, session=guarded_session(allow_loopback))
     return cls(config)
+
+
+def build_to_run(session: Session, state: ConnectorState, settings: Settings):
+    """The connector a sync or `connector test` runs. Google Sheets reads with the hub's service account,
+    and only a spreadsheet that is still the tenant's."""
+    if state.connector == sheet_pull.NAME:
+        return sheet_pull.connector_for(session, state.tenant_id, _full_config(session, state, settings.secret_key),
+                                        settings)
+    return build(session, state, settings.secret_key, allow_loopback=allow_loopback(settings))
 
 
 def run_sync(settings: Settings, tenant_id: int, name: str, since: date | None = None, connector=None) -> dict:
@@ -158,15 +171,22 @@ def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | Non
             ConnectorState.tenant_id == tenant_id, ConnectorState.connector == name))
         if state is None or state.config is None:
             raise SyncError(f"connector {name!r} is not configured: run 'python -m hub connector add {name} ...'")
-        connector = connector or build(session, state, settings.secret_key, allow_loopback=allow_loopback(settings))
         cursor = dict(state.cursor or {})
 
+        def read_pages():
+            # Built inside the sync, so a connector that cannot be built (a spreadsheet no longer the
+            # tenant's) leaves its reason as the connector's last_error.
+            yield from (connector or build_to_run(session, state, settings)).sync(cursor, since)
+
         def apply_page(page: Page) -> None:
+            if isinstance(page, SheetPage):
+                page = sheet_pull.changed_rows_only(session, tenant_id, page)
             if not page.rows:
                 return
-            imp, _ = create_import(session, tenant_id=tenant_id, source=name, table_name=page.table,
-                                   input_format="records", payload=json.dumps(page.rows).encode(),
-                                   filename=f"{name} sync")
+            fields = sheet_pull.import_fields(page) if isinstance(page, SheetPage) else {
+                "source": name, "input_format": "records", "payload": json.dumps(page.rows).encode(),
+                "filename": f"{name} sync"}
+            imp, _ = create_import(session, tenant_id=tenant_id, table_name=page.table, **fields)
             if exceeded := admit_import(session, settings, imp):
                 # Stops here like a platform error: the cursor stays after the last whole page, so the next
                 # scheduled sync resumes with this page. Not retried in minutes: the window is a day.
@@ -177,8 +197,10 @@ def _sync_pages(settings: Settings, tenant_id: int, name: str, since: date | Non
             finished.append(Finished.of(imp))
             if imp.status == "failed":
                 raise ConnectorError(f"import {imp.id} of a {name} page failed: {imp.error}")
+            if isinstance(page, SheetPage):
+                sheet_pull.remember(session, tenant_id, page)  # committed with the cursor
 
-        pages, rows = apply_pages(session, state, connector.sync(cursor, since), apply_page)
+        pages, rows = apply_pages(session, state, read_pages(), apply_page)
         result = {"connector": name, "pages": pages, "rows": rows, "cursor": session.get(ConnectorState, state.id).cursor}
     log.info("%s sync for tenant %s: %d rows in %d pages", name, tenant_id, rows, pages)
     return result
@@ -224,24 +246,13 @@ def sync_due_connectors_job() -> list[str]:
     return sync_due_connectors(load_settings())
 
 
-def next_sync_at(state: ConnectorState):
-    """When the schedule next syncs this connector (the `due_connectors` rule): its interval after the
-    last sync, or at once (since it was configured) when it never synced; None when not scheduled."""
-    if state.interval_minutes is None:
-        return None
-    if state.last_sync_at is None:
-        return state.updated_at
-    return state.last_sync_at + timedelta(minutes=state.interval_minutes)
-
-
 def state_json(state: ConnectorState) -> dict:
-    following = next_sync_at(state)
     return {
         "connector": state.connector,
         "status": state.status,
         "every_minutes": state.interval_minutes,
         "last_sync_at": state.last_sync_at.isoformat() if state.last_sync_at else None,
-        "next_sync_at": following.isoformat() if following else None,
+        "next_sync_at": state.next_sync_at.isoformat() if state.next_sync_at else None,
         "cursor": state.cursor,
         "last_error": state.last_error,
         "config": state.config,  # secrets are not in it

@@ -1,7 +1,7 @@
 """What platforms pushed to us (kept before we answer), and where each pull connector got to."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -51,6 +51,15 @@ class ConnectorState(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
 
+    @property
+    def next_sync_at(self) -> datetime | None:
+        """When the schedule runs it next (the scheduler looks every minute): an interval after the last
+        sync; a scheduled connector that never synced is due since it was configured. None: not scheduled."""
+        if self.interval_minutes is None:
+            return None
+        if self.last_sync_at is None:
+            return self.updated_at
+        return self.last_sync_at + timedelta(minutes=self.interval_minutes)
 
 SOURCE_STATES = ("fresh", "stale")
 

@@ -87,6 +87,6 @@ class TenantSpreadsheet(Base):
                                            index=True)
     # Unique across tenants: a spreadsheet is one tenant's, whoever registered it first.
     spreadsheet_id: Mapped[str] = mapped_column(String(200), nullable=False, unique=True)
-    bound_by: Mapped[str] = mapped_column(String(20), nullable=False)  # 'cli' or 'first push'
+    bound_by: Mapped[str] = mapped_column(String(20), nullable=False)  # 'cli', 'first push' or 'connector'
     created_at: Mapped[datetime] = mapped_column(Timestamp, nullable=False, default=utcnow)
     last_pushed_at: Mapped[datetime | None] = mapped_column(Timestamp)  # the latest one gets hub_results

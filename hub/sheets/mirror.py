@@ -153,21 +153,21 @@ class SheetCells:
                  "received")
 
 
-def mirror_cells(session: Session, tenant_id: int, table: str,
-                 sheet: list[list[str]]) -> tuple[list[tuple[int, int, str]], dict[str, str]]:
-    """The cells of a tab (as read, header first) that still hold the remembered value where the hub holds
-    another: ([(row, column, hub value)], {key: hub value written})."""
+def mirror_cells(session: Session, tenant_id: int, table: str, sheet: list[list[str]],
+                 header_row: int = 1) -> tuple[list[tuple[int, int, str]], dict[str, str]]:
+    """The cells of a tab (as read, its header on `header_row`) that still hold the remembered value where
+    the hub holds another: ([(row, column, hub value)], {key: hub value written})."""
     from ..headers import normalize_header
 
     owned = OWNED.get(table)
-    if owned is None or not sheet:
+    if owned is None or len(sheet) < header_row:
         return [], {}
-    names = [normalize_header(cell) for cell in sheet[0]]
+    names = [normalize_header(cell) for cell in sheet[header_row - 1]]
     if owned.key not in names or owned.column not in names:
         return [], {}
     key_at, value_at = names.index(owned.key), names.index(owned.column)
     places: dict[str, list[tuple[int, str]]] = {}
-    for number, row in enumerate(sheet[1:], start=2):
+    for number, row in enumerate(sheet[header_row:], start=header_row + 1):
         key = str(row[key_at]).strip() if key_at < len(row) else ""
         if key:
             cell = str(row[value_at]).strip().lower() if value_at < len(row) else ""
@@ -188,15 +188,15 @@ def mirror_cells(session: Session, tenant_id: int, table: str,
     return cells, written
 
 
-def tenant_tab(session: Session, tenant_id: int, table: str) -> tuple[str, str] | None:
-    """(spreadsheet id, tab) of the tenant's latest sheet push of `table`: where its rows live."""
+def tenant_tab(session: Session, tenant_id: int, table: str) -> tuple[str, str, int] | None:
+    """(spreadsheet id, tab, header row) of the tenant's latest sheet push (or pull) of `table`: where its rows live."""
     latest = session.scalars(select(EtlImport).where(
         EtlImport.tenant_id == tenant_id, EtlImport.source == SHEET_SOURCE, EtlImport.table_name == table)
         .order_by(EtlImport.created_at.desc()).limit(1)).first()
     if latest is None:
         return None
     context = latest.context or {}
-    return context.get("spreadsheet_id") or "", context.get("sheet") or table
+    return context.get("spreadsheet_id") or "", context.get("sheet") or table, context.get("header_row") or 1
 
 
 def mirror_to_sheet(session: Session, target: SheetTarget, tenant_id: int, table: str) -> int | None:
@@ -207,8 +207,8 @@ def mirror_to_sheet(session: Session, target: SheetTarget, tenant_id: int, table
     where = tenant_tab(session, tenant_id, table)
     if where is None:
         return None
-    spreadsheet_id, tab = where
-    cells, written = mirror_cells(session, tenant_id, table, target.read_values(spreadsheet_id, tab))
+    spreadsheet_id, tab, header_row = where
+    cells, written = mirror_cells(session, tenant_id, table, target.read_values(spreadsheet_id, tab), header_row)
     target.write_cells(spreadsheet_id, tab, cells)
     remember(session, tenant_id, OWNED[table], written, "written")
     return len(cells)

@@ -2,8 +2,8 @@
 
 A tenant's signed push is accepted only from a spreadsheet registered to it, and the hub writes
 (write-back, `hub_results`, `matches`, mirrored statuses) only into the tenant's own spreadsheets. A
-spreadsheet is registered by an operator (`python -m hub tenant add-sheet`) or, for a tenant that has
-none yet, by its first signed push when no tenant holds it. A refusal never says whether another
+spreadsheet is registered by an operator (`python -m hub tenant add-sheet`), by configuring the Google
+Sheets pull connector, or, for a tenant that has none yet, by its first signed push when no tenant holds it. A refusal never says whether another
 tenant holds the spreadsheet, let alone which.
 """
 from __future__ import annotations
@@ -75,7 +75,20 @@ def accept_push_from(session: Session, tenant_id: int, tenant_slug: str, spreads
         return
     if not spreadsheets_of(session, tenant_id) and _claim(session, tenant_id, spreadsheet_id, "first push"):
         return
-    raise SpreadsheetRefused(
+    raise _not_registered(tenant_slug, spreadsheet_id)
+
+
+def accept_pull_from(session: Session, tenant_id: int, tenant_slug: str, spreadsheet_id: str) -> None:
+    """Configuring the Google Sheets pull connector binds its spreadsheet to the tenant unless another
+    tenant holds it; that refusal is worded as a push's, naming no other tenant."""
+    checked_spreadsheet_id(spreadsheet_id)
+    if owns(session, tenant_id, spreadsheet_id) or _claim(session, tenant_id, spreadsheet_id, "connector"):
+        return
+    raise _not_registered(tenant_slug, spreadsheet_id)
+
+
+def _not_registered(tenant_slug: str, spreadsheet_id: str) -> SpreadsheetRefused:
+    return SpreadsheetRefused(
         f"spreadsheet {spreadsheet_id} is not registered to this tenant: an operator registers it with "
         f"'python -m hub tenant add-sheet {tenant_slug} {spreadsheet_id}'")
 

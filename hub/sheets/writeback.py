@@ -68,21 +68,25 @@ def write_back(session: Session, target: SheetTarget, imp: EtlImport, key: tuple
     push = _push_body(session, imp.id)
     push_key_positions = _key_positions(push.get("header", []), key)
 
+    # A pulled sheet's header may sit below a title (the reader found it there); a push's is row 1.
+    header_row = push.get("header_row")
+    if isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1:
+        header_row = 1
     sheet = target.read_values(spreadsheet_id, tab)
-    header = list(sheet[0]) if sheet else []
+    header = list(sheet[header_row - 1]) if len(sheet) >= header_row else []
     names = [normalize_header(cell) for cell in header]
     cells: list[tuple[int, int, str]] = []
     columns = {}
     for column in (STATUS_COLUMN, SYNCED_COLUMN):
         if column not in names:
             names.append(column)
-            cells.append((1, len(names), column))
+            cells.append((header_row, len(names), column))
         columns[column] = names.index(column) + 1
 
     sheet_key_positions = _key_positions(header, key)
     rows_by_key: dict[tuple[str, ...], int] = {}
     if sheet_key_positions is not None:
-        for number, row in enumerate(sheet[1:], start=2):
+        for number, row in enumerate(sheet[header_row:], start=header_row + 1):
             rows_by_key.setdefault(tuple(_cell(row, i) for i in sheet_key_positions), number)
 
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%d %H:%M:%SZ")
@@ -107,7 +111,7 @@ def write_back(session: Session, target: SheetTarget, imp: EtlImport, key: tuple
         cells.append((target_row, columns[SYNCED_COLUMN], stamp))
         result.written += 1
     # In the same batch: the hub's own values (an IO the lifecycle completed) into cells still showing the old one.
-    mirrored, kept = mirror.mirror_cells(session, imp.tenant_id, imp.table_name, sheet)
+    mirrored, kept = mirror.mirror_cells(session, imp.tenant_id, imp.table_name, sheet, header_row)
     cells.extend(mirrored)
     target.write_cells(spreadsheet_id, tab, cells)
     if kept:

@@ -26,7 +26,6 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..ingest.pipeline import rerun_can_change
 from ..ingest.summary import history_item
-from ..jobs.connectors import next_sync_at
 from ..jobs.kinds import IMPORT_KINDS, kind_of
 from ..jobs.queue import redis_connection
 from ..quotas import usage
@@ -292,8 +291,7 @@ def connector_states(session: Session, tenants: dict[int, dict]) -> list[dict]:
     states = session.scalars(select(ConnectorState).order_by(ConnectorState.connector, ConnectorState.tenant_id)).all()
     return [
         {"tenant": tenants.get(s.tenant_id, {}).get("slug"), "connector": s.connector, "status": s.status,
-         "last_sync_at": iso(s.last_sync_at), "next_sync_at": iso(next_sync_at(s)),
-         "last_error": error_line(s.last_error), "updated_at": iso(s.updated_at)}
+         "last_sync_at": iso(s.last_sync_at), "next_sync_at": iso(s.next_sync_at), "last_error": error_line(s.last_error), "updated_at": iso(s.updated_at)}
         for s in states
     ]
 
