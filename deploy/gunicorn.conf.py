@@ -5,6 +5,17 @@ reads before the app sees a request (request line, header count and size) and ho
 stuck client may hold a worker. Every value can be overridden on the command line.
 """
 import os
+import shutil
+import tempfile
+
+# prometheus_client's multiprocess mode (hub/status/metrics.py): each web worker keeps its counters in a
+# file in this folder and /metrics, whichever worker answers, adds them up. It must be set before the app
+# (and prometheus_client) is imported, which is why it is here. A folder given by the operator is
+# emptied when the master starts; without one, a fresh folder is made and removed at exit.
+_OWN_METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="hub-metrics-")
+METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 
 bind = os.environ.get("HUB_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "4"))
@@ -34,6 +45,25 @@ logconfig_dict = {
         "gunicorn.access": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
     },
 }
+
+
+def on_starting(server):
+    # Counts from an earlier run's processes would be added to this run's.
+    os.makedirs(METRICS_DIR, exist_ok=True)
+    for name in os.listdir(METRICS_DIR):
+        if name.endswith(".db"):
+            os.remove(os.path.join(METRICS_DIR, name))
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server):
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(METRICS_DIR, ignore_errors=True)
 
 
 def post_fork(server, worker):

@@ -16,9 +16,11 @@ else
   echo "== node not found: skipping the Apps Script tests" >&2
 fi
 
-# The admin page's browser test drives Debian's headless chromium; install it where we may.
+# The admin page's browser test drives Debian's headless chromium, and the alert rules are checked with
+# promtool (Debian's prometheus package); install them where we may.
 if [ "$(id -u)" = "0" ] || [ "${CI:-}" = "true" ]; then
   bash scripts/install_chromium.sh
+  bash scripts/install_promtool.sh
 fi
 
 echo "== Layers and import cycles (lint-imports, contracts in .importlinter)"

@@ -23,13 +23,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(database_url: str, **env: str):
-    """Yield (base_url, master pid) of `gunicorn -c deploy/gunicorn.conf.py -w 1 wsgi:app`."""
+def gunicorn(database_url: str, workers: int = 1, **env: str):
+    """Yield (base_url, master pid) of `gunicorn -c deploy/gunicorn.conf.py -w <workers> wsgi:app`."""
     port = free_port()
     environ = dict(os.environ, HUB_DATABASE_URL=database_url, **env)
     environ.pop("HUB_REDIS_URL", None) if "HUB_REDIS_URL" not in env else None
     process = subprocess.Popen(
-        [str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "-w", "1", "-b", f"127.0.0.1:{port}",
+        [str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "-w", str(workers), "-b", f"127.0.0.1:{port}",
          "--max-requests", "0", "wsgi:app"],
         cwd=ROOT, env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"

@@ -85,7 +85,9 @@ def test_metrics_match_the_database(client, database_url, tenant):
     assert value(families, "hub_tenants") == 1
 
 
-def test_import_durations_only_cover_the_last_24_hours(database_url, tenant):
+def test_import_durations_are_a_cumulative_histogram_of_every_finished_import(database_url, tenant):
+    """Counted in the database at each scrape, never a sliding window: an import of two days ago still
+    counts, so the histogram only grows and rate() over it is right."""
     from datetime import timedelta
 
     from hub.config import load_settings
@@ -95,16 +97,20 @@ def test_import_durations_only_cover_the_last_24_hours(database_url, tenant):
     old = import_text(database_url, tenant["id"], "metrics_daily", CSV.replace("10", "12"))
     session = observer(database_url)
     imp = session.get(EtlImport, old["import_id"])
-    imp.started_at = imp.started_at - timedelta(days=2, seconds=90)  # ran 90 s, two days ago
     imp.finished_at = imp.finished_at - timedelta(days=2)
+    imp.started_at = imp.finished_at - timedelta(seconds=90)  # ran 90 s, two days ago
     session.commit()
     session.close()
 
     settings = load_settings().with_overrides({"database_url": database_url, "redis_url": None})
     [histogram] = [f for f in HubCollector(settings, make_session_factory(database_url)).collect()
                    if f.name == "hub_import_duration_seconds"]
-    counts = {s.name: s.value for s in histogram.samples if s.name.endswith("_count")}
-    assert counts == {"hub_import_duration_seconds_count": 1}, "the import of two days ago is out of the window"
+    samples = {(s.name, s.labels.get("le")): s.value for s in histogram.samples}
+    assert samples[("hub_import_duration_seconds_count", None)] == 2
+    assert samples[("hub_import_duration_seconds_bucket", "60.0")] == 1, "the quick one (well under a minute)"
+    assert samples[("hub_import_duration_seconds_bucket", "120.0")] == 2, "and the 90-second one"
+    assert samples[("hub_import_duration_seconds_bucket", "+Inf")] == 2
+    assert 90 <= samples[("hub_import_duration_seconds_sum", None)] < 100
 
 
 def test_queue_depths_and_workers_come_from_redis(database_url, redis_url, tenant, hub_env, batch_fault):
@@ -255,3 +261,22 @@ def test_logs_inside_an_rq_job_carry_its_id(json_log, redis_url):
     [outside] = [line for line in lines if line["message"] == "outside any job"]
     assert "job_id" not in outside
     assert any(line["logger"].startswith("rq.") for line in lines), "RQ's own lines come out as JSON too"
+
+
+def test_webhook_counts_add_up_over_several_gunicorn_workers(postgres_url):
+    """prometheus_client's multiprocess mode under deploy/gunicorn.conf.py: whichever of the 3 workers
+    answers a scrape, it reports what all of them served (the first wave's counter reset on every scrape)."""
+    import requests
+
+    from tests.live_server import gunicorn
+
+    with gunicorn(postgres_url, workers=3) as (base, _master):
+        for _ in range(30):
+            assert requests.post(f"{base}/webhooks/sheets/acme", data=b"{}", timeout=5).status_code == 401
+        seen = set()
+        for _ in range(12):
+            families = {f.name: f for f in text_string_to_metric_families(requests.get(f"{base}/metrics", timeout=5).text)}
+            counted = {s.labels["code"]: s.value for s in families["hub_webhook_requests"].samples
+                       if s.name == "hub_webhook_requests_total" and s.labels["source"] == "sheets"}
+            seen.add(counted.get("401"))
+    assert seen == {30.0}, f"every scrape adds up all workers' counts: {seen}"

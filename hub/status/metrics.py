@@ -7,37 +7,38 @@ durations from the database, queue depths and workers from Redis. Whichever web 
 the scrape gives the same numbers.
 
 The one exception is `hub_webhook_requests_total`: a webhook request that was refused leaves no
-row anywhere, so it is counted in-process (see `WEBHOOK_REQUESTS`).
+row anywhere, so each web process counts what it served. Under gunicorn's several workers this uses
+prometheus_client's multiprocess mode (the documented way): with PROMETHEUS_MULTIPROC_DIR set (as
+deploy/gunicorn.conf.py does), every worker keeps its counts in a file there and a scrape, whichever
+worker answers it, adds them all up.
 """
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
 
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
+import os
+
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import case, func, literal, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings
 from ..db import across_tenants
 from ..models import ConnectorState, EtlImport, Event, HookDelivery, SourceHealth, Tenant, WebhookReceipt
 from ..quotas import usage
-from .monitor import REGISTRIES, RedisDown, as_utc, queue_snapshot
+from .monitor import REGISTRIES, RedisDown, queue_snapshot
 
 # Import durations span sub-second sheet pushes to hour-long files.
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
-DURATION_WINDOW = timedelta(hours=24)
 ROW_OUTCOMES = ("inserted", "updated", "unchanged", "refused")
 
-# PER PROCESS: each gunicorn worker counts the webhook requests it served itself, from its start.
-# Prometheus sees one web process per scrape, so sum it over the processes (or put the hub behind one
-# scrape target per process, e.g. with prometheus_client's multiprocess mode) before reading it as
-# a total; `rate()` over it is still right per process. It lives in the default registry, beside the
-# process_* and python_* metrics of the same process.
+# Counted by the web process that served the request; summed over the processes through
+# PROMETHEUS_MULTIPROC_DIR (see the module's docstring). Without it (one process: `hub serve`, the
+# tests) it is that process's count.
 WEBHOOK_REQUESTS = Counter(
     "hub_webhook_requests",
-    "Webhook requests served by THIS web process since it started (per-process), by source and HTTP status code.",
+    "Webhook requests served by the hub's web processes, by source and HTTP status code.",
     ["source", "code"],
 )
 
@@ -53,10 +54,9 @@ def count_webhook_request(path: str, matched: bool, status_code: int) -> None:
 class HubCollector:
     """Reads the hub's state at scrape time; one instance per scrape (it holds the app's settings)."""
 
-    def __init__(self, settings: Settings, sessions: sessionmaker[Session], now: datetime | None = None):
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session]):
         self.settings = settings
         self.sessions = sessions
-        self.now = now
 
     def collect(self):
         yield from self._database_metrics()
@@ -171,34 +171,28 @@ class HubCollector:
         yield used
 
     def _durations(self, session: Session) -> HistogramMetricFamily:
-        """started_at -> finished_at of the imports finished in the last 24 h, by source.
+        """started_at -> finished_at of every finished import, by source: a cumulative histogram, as
+        Prometheus expects (it only grows as imports finish, so rate() and histogram_quantile() over
+        rate() work), counted by the database in one query.
 
-        A sliding window recomputed at each scrape, not a counter kept since the start: read its
-        buckets and _sum/_count as they are (e.g. `_sum / _count` for the mean over the last day,
-        histogram_quantile over the buckets), not through rate().
-        """
-        now = as_utc(self.now) or datetime.now(timezone.utc)
-        since = now - DURATION_WINDOW
+        Not an in-process Histogram: imports finish in RQ's work horses, one forked process per job,
+        and prometheus_client's multiprocess mode would keep a file per job for ever. The database
+        already holds each import's start and finish, wherever it ran."""
         family = HistogramMetricFamily(
             "hub_import_duration_seconds",
-            "Run time (started_at to finished_at) of the imports finished in the last 24 hours, by source; "
-            "a sliding window recomputed at each scrape.",
+            "Run time (started_at to finished_at) of every finished import, by source.",
             labels=["source"],
         )
-        by_source: dict[str, list[float]] = defaultdict(list)
-        for source, started_at, finished_at in session.execute(
-            select(EtlImport.source, EtlImport.started_at, EtlImport.finished_at)
-            .where(EtlImport.finished_at >= since, EtlImport.started_at.is_not(None))
+        seconds = _seconds_between(session, EtlImport.started_at, EtlImport.finished_at)
+        counts = [func.sum(case((seconds <= bound, 1), else_=0)) for bound in DURATION_BUCKETS]
+        for source, total, sum_seconds, *in_buckets in session.execute(
+            select(EtlImport.source, func.count(), func.coalesce(func.sum(seconds), literal(0.0)), *counts)
+            .where(EtlImport.finished_at.is_not(None), EtlImport.started_at.is_not(None))
+            .group_by(EtlImport.source).order_by(EtlImport.source)
         ).all():
-            started, finished = as_utc(started_at), as_utc(finished_at)
-            if started is None or finished is None or finished < since:
-                continue
-            by_source[source].append(max(0.0, (finished - started).total_seconds()))
-        for source in sorted(by_source):
-            values = by_source[source]
-            buckets = [(_bucket_name(bound), sum(1 for v in values if v <= bound)) for bound in DURATION_BUCKETS]
-            buckets.append(("+Inf", len(values)))
-            family.add_metric([source], buckets, sum(values))
+            buckets = [(_bucket_name(bound), int(n or 0)) for bound, n in zip(DURATION_BUCKETS, in_buckets)]
+            buckets.append(("+Inf", int(total)))
+            family.add_metric([source], buckets, float(sum_seconds or 0.0))
         return family
 
     # --- Redis ----------------------------------------------------------------------------------
@@ -238,10 +232,21 @@ def _bucket_name(bound: float) -> str:
     return str(float(bound))
 
 
+def _seconds_between(session: Session, start, end):
+    """finished - started in seconds, as SQL: PostgreSQL's interval epoch, SQLite's julian days."""
+    if session.get_bind().dialect.name == "postgresql":
+        return func.extract("epoch", end - start)
+    return (func.julianday(end) - func.julianday(start)) * 86400.0
+
+
 def render_metrics(settings: Settings, sessions: sessionmaker[Session]) -> bytes:
     """The exposition text: this process's own metrics (default registry) and the hub's, read now."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_DefaultRegistry())
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Every web process's counts, from their files (prometheus_client's documented multiprocess mode).
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(_DefaultRegistry())
     registry.register(HubCollector(settings, sessions))
     return generate_latest(registry)
 
