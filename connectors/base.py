@@ -265,7 +265,7 @@ class Connector:
             # Raised through MaxRetryError: the retry policy spent its retries on it.
             spent = bool(exc.args) and isinstance(exc.args[0], MaxRetryError)
             after = f" after {self.max_retries} retries" if spent else ""
-            raise self.fail(f"GET {shown} failed{after}: {exc.__class__.__name__}", retriable=True) from None
+            raise self.fail(f"GET {shown} failed{after}: {connection_failure(exc)}", retriable=True) from None
         self.after_response(response)
         status = response.status_code
         if status < 300 or status == 304:
@@ -288,6 +288,23 @@ class Connector:
 
 # ---------------------------------------------------------------------------------------------
 # Value checks shared by the host parsers
+
+
+_OBJECT_REPR = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>: ")
+
+
+def connection_failure(exc: Exception) -> str:
+    """What failed on the wire, once: the exception's kind and the deepest cause urllib3 kept (a host name
+    that does not resolve, a refused connection, a timeout, a TLS failure, a hang-up), not the kind alone."""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(cause, MaxRetryError) and cause.reason is not None:
+        cause = cause.reason
+    while cause is not None and isinstance(cause, Exception) and cause.args and isinstance(cause.args[0], Exception):
+        cause = cause.args[0]  # ProtocolError('Connection aborted.', RemoteDisconnected(...)) and the like
+    text = _OBJECT_REPR.sub("", str(cause if cause is not None else exc)).strip()
+    if isinstance(cause, Exception) and len(cause.args) > 1 and isinstance(cause.args[-1], Exception):
+        text = _OBJECT_REPR.sub("", str(cause.args[-1])).strip()
+    return f"{exc.__class__.__name__} ({text[:300]})" if text else exc.__class__.__name__
 
 
 def parse_day(value, what: str) -> date:

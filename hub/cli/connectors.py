@@ -104,11 +104,11 @@ def connector_test(name: str, tenant_slug: str) -> None:
         try:
             client = build_to_run(session, state, settings)
         except ConnectorError as error:
-            raise click.ClickException(f"{name}: {error}") from None
+            raise click.ClickException(str(error)) from None  # it names the platform already
     try:
         client.test_connection()
     except ConnectorError as error:
-        raise click.ClickException(f"{name}: {error}") from None
+        raise click.ClickException(str(error)) from None
     click.echo(f"{name}: connection ok")
 
 
