@@ -75,6 +75,8 @@ def accept_push_from(session: Session, tenant_id: int, tenant_slug: str, spreads
         return
     if not spreadsheets_of(session, tenant_id) and _claim(session, tenant_id, spreadsheet_id, "first push"):
         return
+    if owns(session, tenant_id, spreadsheet_id):
+        return  # a concurrent copy of this tenant's first push claimed it between the two reads above
     raise _not_registered(tenant_slug, spreadsheet_id)
 
 
