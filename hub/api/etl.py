@@ -1,11 +1,12 @@
 """The seed's ETL endpoints: upload a CSV, XLSX or ODS file, follow its import, list recent imports."""
 from __future__ import annotations
 
-from flask import Blueprint, g, jsonify, request, url_for
+from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from ..auth import require_tenant
 from ..ingest.intake import PayloadTooLarge, anchor_export_payload, create_import
+from ..ingest import refused_rows
 from ..ingest.readers import format_for_filename
 from ..ingest.summary import history_item, import_summary
 from ..ingest.tables import TABLES, switched_off
@@ -100,6 +101,22 @@ def history():
         select(EtlImport).where(EtlImport.tenant_id == g.tenant.id).order_by(EtlImport.created_at.desc()).limit(limit)
     ).all()
     return jsonify({"imports": [history_item(imp) for imp in imports]})
+
+
+@bp.get("/imports/<import_id>/refused")
+@require_tenant("api")
+def refused(import_id: str):
+    """The import's refused rows as they were sent, with an `error` column: fix them and upload the file
+    again (`?format=csv`, the default, or `xlsx`)."""
+    imp = _tenant_import(import_id)
+    if imp is None:
+        return json_error(404, f"no import {import_id} for this tenant")
+    file_format = request.args.get("format", "csv")
+    if file_format not in refused_rows.FORMATS:
+        return json_error(422, f"format: expected csv or xlsx, found {file_format[:20]!r}")
+    body = refused_rows.refused_file(db(), imp, file_format)
+    return Response(body, mimetype=refused_rows.FORMATS[file_format], headers={
+        "Content-Disposition": f'attachment; filename="refused-{imp.id}.{file_format}"'})
 
 
 @bp.post("/imports/<import_id>/retry")

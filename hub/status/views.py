@@ -37,6 +37,7 @@ from sqlalchemy import text
 
 from ..auth import admin_token_ok, bearer_token
 from ..db import across_tenants
+from ..ingest import refused_rows
 from ..ingest.summary import import_summary
 from ..jobs.hooks import ResendRefused, resend_deliveries
 from ..ingest.pipeline import rerun_can_change
@@ -290,6 +291,17 @@ def admin_page():
     data = status_data(db(), settings())
     return _html(render_template("admin.html", data=data, chart=chart(data["rows_per_hour"]),
                                  logged_in=_session_is_admin()))
+
+
+@bp.get("/admin/imports/<import_id>/refused.<file_format>")
+@admin_required
+def refused_rows_file(import_id: str, file_format: str):
+    """The import's refused rows with an `error` column, ready to fix and upload again."""
+    imp = db().get(EtlImport, import_id)
+    if imp is None or file_format not in refused_rows.FORMATS:
+        return _error_page(404, f"No import {import_id}." if imp is None else "Refused rows come as .csv or .xlsx.")
+    return Response(refused_rows.refused_file(db(), imp, file_format), mimetype=refused_rows.FORMATS[file_format],
+                    headers={"Content-Disposition": f'attachment; filename="refused-{imp.id}.{file_format}"'})
 
 
 @bp.get("/admin/imports/<import_id>")
