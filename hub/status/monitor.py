@@ -290,7 +290,8 @@ def connector_states(session: Session, tenants: dict[int, dict]) -> list[dict]:
     """Each pull connector's state per tenant (where its sync got to, and how the last one ended)."""
     states = session.scalars(select(ConnectorState).order_by(ConnectorState.connector, ConnectorState.tenant_id)).all()
     return [
-        {"tenant": tenants.get(s.tenant_id, {}).get("slug"), "connector": s.connector, "status": s.status,
+        {"tenant": tenants.get(s.tenant_id, {}).get("slug"), "tenant_id": s.tenant_id, "connector": s.connector,
+         "status": s.status,
          "last_sync_at": iso(s.last_sync_at), "next_sync_at": iso(s.next_sync_at), "last_error": error_line(s.last_error), "updated_at": iso(s.updated_at)}
         for s in states
     ]
@@ -442,6 +443,39 @@ def quota_usage(session: Session, settings: Settings, tenants: dict[int, dict]) 
 
 # --- the whole picture ----------------------------------------------------------------------
 
+def cron_schedulers(settings: Settings) -> int | None:
+    """How many RQ cron schedulers (`python -m hub scheduler`) are alive; None without Redis or when it is down."""
+    if settings.jobs_inline:
+        return None
+    from rq.cron import CronScheduler
+
+    try:
+        return len(CronScheduler.all(redis_connection(settings.redis_url)))
+    except Exception:  # Redis went away between two reads: the page says so elsewhere
+        return None
+
+
+def needs_attention(settings: Settings, snapshot: dict | None, redis_error: str | None, schedulers: int | None,
+                    scheduled_connectors: int) -> list[str]:
+    """What is not running that the hub needs: shown as a red banner at the top of the admin page."""
+    if settings.jobs_inline:
+        if scheduled_connectors:
+            return [f"{scheduled_connectors} connector(s) have a schedule, but jobs run inline (no HUB_REDIS_URL): "
+                    "nothing runs them on time. Run `python -m hub sync …` by hand, or set up Redis, a worker and "
+                    "the scheduler."]
+        return []
+    if redis_error is not None:
+        return [f"Redis is unreachable ({redis_error}): accepted imports and webhooks wait as queued until it is back."]
+    problems = []
+    if snapshot is not None and not snapshot["workers"]:
+        problems.append(f"No worker is listening on queue {settings.queue_name!r}: queued jobs do not run. "
+                        "Start `python -m hub worker`.")
+    if schedulers == 0:
+        problems.append("The scheduler is not running: connector schedules, hook retries, the hourly refresh and "
+                        "the reconciler do not happen. Start `python -m hub scheduler`.")
+    return problems
+
+
 def status_data(session: Session, settings: Settings, now: datetime | None = None) -> dict:
     tenants = tenant_names(session)
     snapshot, redis_error = None, None
@@ -460,7 +494,11 @@ def status_data(session: Session, settings: Settings, now: datetime | None = Non
             failed.append(item)
 
     points = rows_per_hour(session, now=now)
+    scheduled = session.scalar(select(func.count()).select_from(ConnectorState)
+                               .where(ConnectorState.interval_minutes.is_not(None))) or 0
     return {
+        "attention": needs_attention(settings, snapshot, redis_error, cron_schedulers(settings) if snapshot else None,
+                                     scheduled),
         "generated_at": iso(now or datetime.now(timezone.utc)),
         "database": database_info(session),
         "jobs": {

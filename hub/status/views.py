@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from ..auth import admin_token_ok, bearer_token
 from ..db import across_tenants
@@ -45,11 +45,11 @@ from ..jobs.imports import retry_import
 from ..jobs.kinds import IMPORT
 from ..jobs.queue import redis_connection
 from ..logging_setup import redact
-from ..models import FINISHED_STATUSES, EtlImport, Tenant
+from ..models import FINISHED_STATUSES, ConnectorState, EtlImport, Tenant
 from ..web import db, json_error, settings
 from . import metrics
 from .admin_guard import LOGIN_LIMIT_OVERALL, LOGIN_LIMIT_PER_CLIENT, end_session, everyone, limiter, session_alive, start_session
-from .monitor import chart, import_id_of, iso, status_data
+from .monitor import chart, error_line, import_id_of, iso, status_data
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
@@ -348,6 +348,31 @@ def retry_job(job_id: str):
         return redirect(url_for("status.admin_page"))
     log.info("admin requeued job %s", job_id, extra={"job_id": job_id})
     flash(f"Job {job_id} requeued.", "ok")
+    return redirect(url_for("status.admin_page"))
+
+
+@bp.post("/admin/connectors/<int:tenant_id>/<name>/sync")
+@admin_required
+def sync_now(tenant_id: int, name: str):
+    """Queue a connector's sync now (inline without Redis: it runs before the page comes back)."""
+    from ..jobs.connectors import SYNC_JOB
+
+    state = db().scalar(select(ConnectorState).where(ConnectorState.tenant_id == tenant_id,
+                                                     ConnectorState.connector == name))
+    if state is None:
+        return _error_page(404, f"No connector {name!r} for tenant {tenant_id}.")
+    state_id = state.id
+    db().rollback()  # the sync writes in its own session: hold nothing here
+    outcome = SYNC_JOB.enqueue(settings(), tenant_id, name)
+    log.info("admin asked for a %s sync of tenant %s: %s", name, tenant_id, outcome)
+    if outcome != "inline":
+        flash(f"{name}: sync {outcome}; a worker runs it.", "ok")
+        return redirect(url_for("status.admin_page"))
+    state = db().get(ConnectorState, state_id)  # as the inline sync left it
+    if state.last_error:
+        flash(f"{name}: the sync failed: {error_line(state.last_error)}", "error")
+    else:
+        flash(f"{name}: synced.", "ok")
     return redirect(url_for("status.admin_page"))
 
 

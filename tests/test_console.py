@@ -1,0 +1,80 @@
+"""The admin console tells what is not running and lets the admin sync a connector now."""
+from __future__ import annotations
+
+import re
+
+import responses
+from redis import Redis
+from rq import Queue, Worker
+from rq.cron import CronScheduler
+
+from hub import create_app
+from tests.helpers import rows
+from tests.test_connector_sync import add_transistor
+from tests.test_status_page import login, text_of
+
+TRANSISTOR_SHOW = "https://api.transistor.fm/v1/shows/54321"
+
+
+def attention(page) -> list[str]:
+    found = re.search(r'<div class="attention" id="attention".*?</div>', page.text, re.S)
+    return [] if found is None else re.findall(r"<li>(.*?)</li>", found.group(0), re.S)
+
+
+def test_a_red_banner_names_the_missing_worker_and_scheduler_until_they_run(database_url, redis_url, tenant):
+    client = create_app({"database_url": database_url, "redis_url": redis_url}).test_client()
+    login(client)
+    problems = attention(client.get("/admin"))
+    assert len(problems) == 2
+    assert "No worker is listening on queue &#39;hub&#39;" in problems[0] and "python -m hub worker" in problems[0]
+    assert "The scheduler is not running" in problems[1] and "python -m hub scheduler" in problems[1]
+
+    connection = Redis.from_url(redis_url)
+    worker = Worker([Queue("hub", connection=connection)], connection=connection, name="console-test-worker")
+    worker.register_birth()
+    scheduler = CronScheduler(connection=connection, name="console-test-scheduler")
+    scheduler.register_birth()
+    try:
+        assert attention(client.get("/admin")) == [], "both run: nothing to say"
+    finally:
+        worker.register_death()
+        scheduler.register_death()
+    assert len(attention(client.get("/admin"))) == 2
+
+
+def test_inline_jobs_with_a_scheduled_connector_say_nothing_runs_it(client, database_url, tenant):
+    login(client)
+    assert attention(client.get("/admin")) == []
+    add_transistor(database_url, "acme", every=60)
+    (problem,) = attention(client.get("/admin"))
+    assert problem.startswith("1 connector(s) have a schedule, but jobs run inline")
+
+
+def test_sync_now_queues_the_connectors_sync_on_rq(database_url, redis_url, tenant):
+    add_transistor(database_url, "acme", every=60)
+    client = create_app({"database_url": database_url, "redis_url": redis_url}).test_client()
+    csrf = login(client)
+    done = client.post(f"/admin/connectors/{tenant['id']}/transistor/sync", data={"csrf_token": csrf},
+                       follow_redirects=True)
+    assert "transistor: sync queued; a worker runs it." in text_of(done)
+    assert Queue("hub", connection=Redis.from_url(redis_url)).job_ids == [f"sync-{tenant['id']}-transistor"]
+    refused = client.post(f"/admin/connectors/{tenant['id']}/transistor/sync", data={"csrf_token": "forged"})
+    assert refused.status_code == 400
+    assert client.post(f"/admin/connectors/{tenant['id']}/buzzsprout/sync",
+                       data={"csrf_token": csrf}).status_code == 404
+
+
+def test_sync_now_inline_runs_it_and_shows_its_failure(client, database_url, tenant):
+    from hub.models import ConnectorState
+
+    add_transistor(database_url, "acme", every=60)
+    csrf = login(client)
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as wire:
+        # Transistor's error body for a bad key (developers.transistor.fm: errors as {"errors": [{"title": …}]}).
+        wire.add(responses.GET, re.compile(r"https://api\.transistor\.fm/v1/.*"), status=401,
+                 json={"errors": [{"title": "Unauthorized"}]})
+        done = client.post(f"/admin/connectors/{tenant['id']}/transistor/sync", data={"csrf_token": csrf},
+                           follow_redirects=True)
+    assert "transistor: the sync failed: Transistor: GET" in text_of(done) and "HTTP 401" in text_of(done)
+    (state,) = rows(database_url, ConnectorState)
+    assert "HTTP 401" in state.last_error
