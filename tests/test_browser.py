@@ -147,7 +147,7 @@ def test_admin_logs_in_sees_the_failed_job_retries_it_and_sees_it_complete(
             (By.CSS_SELECTOR, f'tr[data-import-id="{import_id}"] .import-status')))
         assert status.text == "completed"
         cells = [td.text for td in browser.find_elements(By.CSS_SELECTOR, f'tr[data-import-id="{import_id}"] td')]
-        assert cells[5:10] == ["2", "2", "0", "0", "0"]  # rows, inserted, updated, unchanged, refused
+        assert cells[6:11] == ["2", "2", "0", "0", "0"]  # rows, inserted, updated, unchanged, refused
         assert browser.find_element(By.ID, "failed-jobs").text == "No failed jobs."
         assert "postgresql" in browser.find_element(By.ID, "database").text
         bars = browser.find_elements(By.CSS_SELECTOR, "#rows-chart rect.bar")
@@ -168,3 +168,44 @@ def test_admin_logs_in_sees_the_failed_job_retries_it_and_sees_it_complete(
     done = load_import(postgres_url, import_id)
     assert (done.status, done.rows_inserted, done.error) == ("completed", 2, None)
     assert (ARTIFACTS / "admin.png").stat().st_size > 10_000
+
+
+def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live_hub, postgres_url):
+    """Filters drive the imports table in a real browser; at 1024 and 1440 px the page has no sideways scroll
+    (wide tables scroll inside their own box). Screenshots are kept in test-artifacts/."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    alpha, beta = make_tenant(postgres_url, "alpha"), make_tenant(postgres_url, "beta")
+    for who, body in ((alpha, CSV), (beta, CSV), (beta, CSV.replace("10", "11"))):
+        response = requests.post(f"{live_hub}/api/v1/etl/upload", timeout=WAIT_SECONDS,
+                                 headers={"Authorization": f"Bearer {who['secrets']['api']}"},
+                                 data={"table": "metrics_daily"},
+                                 files={"file": (f"{who['slug']}-downloads.csv", io.BytesIO(body.encode()))})
+        assert response.status_code == 202, response.text
+    browser.get(f"{live_hub}/admin/login")
+    browser.find_element(By.NAME, "token").send_keys(os.environ["HUB_ADMIN_TOKEN"])
+    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+
+    def shown_tenants():
+        return [row.find_elements(By.TAG_NAME, "td")[1].text
+                for row in browser.find_elements(By.CSS_SELECTOR, "#recent-imports tr[data-import-id]")]
+
+    assert sorted(shown_tenants()) == ["alpha", "beta", "beta"]
+    Select(browser.find_element(By.CSS_SELECTOR, "#import-filters select[name=tenant]")).select_by_visible_text("beta")
+    browser.find_element(By.CSS_SELECTOR, "#import-filters button[type=submit]").click()
+    assert shown_tenants() == ["beta", "beta"] and "tenant=beta" in browser.current_url
+    search = browser.find_element(By.CSS_SELECTOR, "#import-filters input[name=q]")
+    search.send_keys("alpha-downloads")
+    browser.find_element(By.CSS_SELECTOR, "#import-filters button[type=submit]").click()
+    assert shown_tenants() == [] and "No import matches these filters." in browser.page_source
+    browser.find_element(By.LINK_TEXT, "clear").click()
+    assert sorted(shown_tenants()) == ["alpha", "beta", "beta"]
+
+    for width in (1024, 1440):
+        browser.set_window_size(width, 1600)
+        browser.get(f"{live_hub}/admin")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        browser.save_screenshot(str(ARTIFACTS / f"admin-{width}px.png"))
+        assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"

@@ -78,3 +78,26 @@ def test_sync_now_inline_runs_it_and_shows_its_failure(client, database_url, ten
     assert "transistor: the sync failed: Transistor: GET" in text_of(done) and "HTTP 401" in text_of(done)
     (state,) = rows(database_url, ConnectorState)
     assert "HTTP 401" in state.last_error
+
+
+def test_imports_page_fifty_at_a_time_and_filters_keep_to_their_pages(client, database_url, tenant):
+    from tests.helpers import import_text
+
+    for n in range(51):
+        import_text(database_url, tenant["id"], "metrics_daily",
+                    f"day,episode_id,source,downloads\n2025-01-06,ep-{n},manual,{n}\n")
+    login(client)
+    first = client.get("/admin").text
+    assert first.count('<tr data-import-id="') == 50 and 'rel="next"' in first and 'rel="prev"' not in first
+    second = client.get("/admin?page=2").text
+    assert second.count('<tr data-import-id="') == 1 and 'rel="prev"' in second and 'rel="next"' not in second
+    assert client.get("/admin?status=failed").text.count('<tr data-import-id="') == 0
+    assert client.get("/admin?source=test&page=2").text.count('<tr data-import-id="') == 1
+
+
+def test_auto_refresh_is_a_meta_refresh_the_admin_turns_on_and_off(client, database_url):
+    login(client)
+    assert 'http-equiv="refresh"' not in client.get("/admin").text
+    on = client.get("/admin?refresh=30").text
+    assert '<meta http-equiv="refresh" content="30">' in on and "<strong>every 30 s</strong>" in on
+    assert 'http-equiv="refresh"' not in client.get("/admin?refresh=1").text, "only the offered intervals"

@@ -206,9 +206,9 @@ def test_page_shows_counts_row_errors_events_and_the_database(client, database_u
     login(client)
     page = client.get("/admin")
     cells = import_row(page.text, mixed["import_id"])
-    # import, tenant, source, table, status, rows, inserted, updated, unchanged, refused, row errors, ...
-    assert cells[1:11] == ["acme", "cli", "metrics_daily", "completed_with_errors", "4", "1", "2", "0", "1", "1"]
-    assert import_row(page.text, good["import_id"])[4:10] == ["completed", "2", "2", "0", "0", "0"]
+    # import, tenant, source, table, file/tab, status, rows, inserted, updated, unchanged, refused, row errors, ...
+    assert cells[1:12] == ["acme", "cli", "metrics_daily", "", "completed_with_errors", "4", "1", "2", "0", "1", "1"]
+    assert import_row(page.text, good["import_id"])[5:11] == ["completed", "2", "2", "0", "0", "0"]
     text = text_of(page)
     assert message in text
     assert "etl.import_completed" in text and "etl.error" in text
@@ -216,9 +216,10 @@ def test_page_shows_counts_row_errors_events_and_the_database(client, database_u
     dialect = "sqlite" if database_url.startswith("sqlite") else "postgresql"
     assert dialect in re.search(r'<dd id="database">(.*?)</dd>', page.text, re.S).group(1)
     assert "No connectors configured" in text
-    # The chart: 2 + 4 rows, finished within the last hour or two.
+    # The chart counts rows written, finished within the last hour or two: 2 inserted, then 1 inserted
+    # and 2 updated; the refused row changed nothing.
     bars = [int(n) for n in re.findall(r'<rect class="bar"[^>]*data-rows="(\d+)"', page.text)]
-    assert len(bars) == 24 and sum(bars) == 6 and bars[-1] > 0
+    assert len(bars) == 24 and sum(bars) == 5 and bars[-1] > 0
 
     detail = client.get(f"/admin/imports/{mixed['import_id']}")
     assert detail.status_code == 200
@@ -245,7 +246,7 @@ def test_json_status_carries_the_same_data(client, database_url, tenant):
     [acme] = data["tenants"]
     assert acme["rows"] == {"inserted": 3, "updated": 0, "unchanged": 0, "refused": 1}
     assert acme["imports"] == {"completed_with_errors": 1}
-    assert sum(p["rows"] for p in data["rows_per_hour"]) == 4 and len(data["rows_per_hour"]) == 24
+    assert sum(p["rows"] for p in data["rows_per_hour"]) == 3 and len(data["rows_per_hour"]) == 24  # not the refused one
     assert data["connectors"] == []
     assert data["webhook_deliveries"] == {"subscriptions": 0, "by_status": {}, "recent": [], "failed": [],
                                           "failed_by_subscription": []}
@@ -278,7 +279,7 @@ def test_inline_retry_runs_a_failed_import_again(client, database_url, tenant, b
 
     csrf = login(client)
     page = client.get("/admin")
-    assert import_row(page.text, imp.id)[4].startswith("failed")
+    assert import_row(page.text, imp.id)[5].startswith("failed")
     assert "ConnectionError: database went away" in text_of(page)
     done = client.post(f"/admin/imports/{imp.id}/retry", data={"csrf_token": csrf}, follow_redirects=True)
     assert done.status_code == 200 and f"Import {imp.id} ran again: completed." in done.text
@@ -330,7 +331,7 @@ def test_retry_button_reenqueues_a_failed_import_job(database_url, redis_url, te
     done = load_import(database_url, import_id)
     assert (done.status, done.rows_inserted, done.error) == ("completed", 2, None)
     page = client.get("/admin")
-    assert import_row(page.text, import_id)[4:7] == ["completed", "2", "2"]
+    assert import_row(page.text, import_id)[5:8] == ["completed", "2", "2"]
     assert "No failed jobs." in page.text
 
 

@@ -133,8 +133,18 @@ def imports_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(EtlImport.status, func.count()).group_by(EtlImport.status)).all())
 
 
+def import_choices(session: Session, tenants: dict[int, dict]) -> dict[str, list[str]]:
+    """What the imports filter can pick from: the values that occur."""
+    def distinct(column):
+        return [value for value in session.scalars(select(column).distinct().order_by(column)) if value]
+    return {"tenant": sorted(t["slug"] for t in tenants.values() if t.get("slug")),
+            "status": distinct(EtlImport.status), "source": distinct(EtlImport.source),
+            "table": distinct(EtlImport.table_name)}
+
+
 def rows_per_hour(session: Session, now: datetime | None = None, hours: int = CHART_HOURS) -> list[dict]:
-    """Rows imported per hour (sum of rows_total of imports finished in that hour), oldest hour first.
+    """Rows written per hour (inserted or updated by the imports finished in that hour: unchanged and
+    refused rows changed nothing), oldest hour first.
 
     Bucketed in Python, so SQLite and PostgreSQL give the same answer without date functions.
     The last bucket is the current, partial hour.
@@ -144,7 +154,8 @@ def rows_per_hour(session: Session, now: datetime | None = None, hours: int = CH
     first = current - timedelta(hours=hours - 1)
     buckets = {first + timedelta(hours=h): 0 for h in range(hours)}
     finished = session.execute(
-        select(EtlImport.finished_at, EtlImport.rows_total).where(EtlImport.finished_at >= first)
+        select(EtlImport.finished_at, EtlImport.rows_inserted + EtlImport.rows_updated)
+        .where(EtlImport.finished_at >= first)
     ).all()
     for finished_at, rows_total in finished:
         at = as_utc(finished_at)
@@ -179,8 +190,26 @@ def chart(points: list[dict], width: int = 720, height: int = 160) -> dict:
             "bars": bars, "baseline": 10 + plot_h}
 
 
-def recent_imports(session: Session, tenants: dict[int, dict], limit: int = RECENT_IMPORTS) -> list[dict]:
-    recent = session.scalars(select(EtlImport).order_by(EtlImport.created_at.desc(), EtlImport.id).limit(limit)).all()
+IMPORT_FILTERS = ("tenant", "status", "source", "table", "q")
+
+
+def recent_imports(session: Session, tenants: dict[int, dict], limit: int = RECENT_IMPORTS,
+                   filters: dict[str, str] | None = None, page: int = 1) -> list[dict]:
+    """The newest imports, `limit` a page, narrowed by `filters`: tenant (slug), status, source, table, and
+    q: an import id or a part of its file or tab name."""
+    query = select(EtlImport)
+    wanted = {name: value.strip() for name, value in (filters or {}).items() if name in IMPORT_FILTERS and value.strip()}
+    if "tenant" in wanted:
+        ids = [tid for tid, t in tenants.items() if t.get("slug") == wanted["tenant"]]
+        query = query.where(EtlImport.tenant_id.in_(ids))
+    for name, column in (("status", EtlImport.status), ("source", EtlImport.source), ("table", EtlImport.table_name)):
+        if name in wanted:
+            query = query.where(column == wanted[name])
+    if "q" in wanted:
+        text = wanted["q"][:200]
+        query = query.where((EtlImport.id == text) | EtlImport.filename.contains(text, autoescape=True))
+    recent = session.scalars(query.order_by(EtlImport.created_at.desc(), EtlImport.id)
+                             .limit(limit).offset(max(page - 1, 0) * limit)).all()
     error_counts = {}
     if recent:
         error_counts = dict(session.execute(
@@ -198,6 +227,8 @@ def recent_imports(session: Session, tenants: dict[int, dict], limit: int = RECE
             error=imp.error,
             attempts=imp.attempts,
             row_errors=error_counts.get(imp.id, 0),
+            duration_seconds=round((as_utc(imp.finished_at) - as_utc(imp.started_at)).total_seconds(), 1)
+            if imp.started_at and imp.finished_at else None,
             # Retry is offered only where a rerun can end otherwise (a fault, not a refused input).
             retryable=imp.status == "failed" and rerun_can_change(imp),
         )
@@ -476,7 +507,8 @@ def needs_attention(settings: Settings, snapshot: dict | None, redis_error: str 
     return problems
 
 
-def status_data(session: Session, settings: Settings, now: datetime | None = None) -> dict:
+def status_data(session: Session, settings: Settings, now: datetime | None = None,
+                filters: dict[str, str] | None = None, page: int = 1) -> dict:
     tenants = tenant_names(session)
     snapshot, redis_error = None, None
     if not settings.jobs_inline:
@@ -517,7 +549,8 @@ def status_data(session: Session, settings: Settings, now: datetime | None = Non
         "tenants": per_tenant(session, tenants, snapshot),
         "quotas": quota_usage(session, settings, tenants),
         "imports_by_status": imports_by_status(session),
-        "recent_imports": recent_imports(session, tenants),
+        "recent_imports": recent_imports(session, tenants, filters=filters, page=page),
+        "import_choices": import_choices(session, tenants),
         "recent_row_errors": recent_row_errors(session, tenants),
         "recent_events": recent_events(session, tenants),
         "rows_per_hour": points,

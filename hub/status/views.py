@@ -49,7 +49,7 @@ from ..models import FINISHED_STATUSES, ConnectorState, EtlImport, Tenant
 from ..web import db, json_error, settings
 from . import metrics
 from .admin_guard import LOGIN_LIMIT_OVERALL, LOGIN_LIMIT_PER_CLIENT, end_session, everyone, limiter, session_alive, start_session
-from .monitor import chart, error_line, import_id_of, iso, status_data
+from .monitor import IMPORT_FILTERS, RECENT_IMPORTS, chart, error_line, import_id_of, iso, status_data
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
@@ -285,12 +285,21 @@ def logout():
 
 # --- the pages ------------------------------------------------------------------------------
 
+AUTO_REFRESH_SECONDS = (10, 30, 60)
+
+
 @bp.get("/admin")
 @admin_required
 def admin_page():
-    data = status_data(db(), settings())
+    filters = {name: request.args.get(name, "") for name in IMPORT_FILTERS}
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    # Auto-refresh without a script (the CSP allows none): a meta refresh while ?refresh=N is on.
+    refresh = request.args.get("refresh", 0, type=int)
+    refresh = refresh if refresh in AUTO_REFRESH_SECONDS else 0
+    data = status_data(db(), settings(), filters=filters, page=page)
     return _html(render_template("admin.html", data=data, chart=chart(data["rows_per_hour"]),
-                                 logged_in=_session_is_admin()))
+                                 logged_in=_session_is_admin(), filters=filters, page=page, refresh=refresh,
+                                 refresh_choices=AUTO_REFRESH_SECONDS, page_size=RECENT_IMPORTS))
 
 
 @bp.get("/admin/imports/<import_id>/refused.<file_format>")
