@@ -101,3 +101,20 @@ def test_auto_refresh_is_a_meta_refresh_the_admin_turns_on_and_off(client, datab
     on = client.get("/admin?refresh=30").text
     assert '<meta http-equiv="refresh" content="30">' in on and "<strong>every 30 s</strong>" in on
     assert 'http-equiv="refresh"' not in client.get("/admin?refresh=1").text, "only the offered intervals"
+
+
+def test_an_imports_row_errors_are_grouped_by_what_is_wrong(client, database_url, tenant):
+    from tests.helpers import import_text
+
+    body = "day,episode_id,source,downloads\n" + "".join(
+        f"2025-01-{d:02d},ep-1,manual,{'n/a' if d % 3 else d}\n" for d in range(1, 13)) + "someday,ep-2,manual,5\n"
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body)
+    assert summary["counts"]["refused"] == 9
+    login(client)
+    page = client.get(f"/admin/imports/{summary['import_id']}").text
+    table = re.search(r'<table id="grouped-row-errors">(.*?)</table>', page, re.S).group(1)
+    cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", table, re.S)]
+    # Eight refusals of one kind in one line (their first rows listed), then the one bad date.
+    assert cells[0:2] == ["8", "downloads"] and cells[3].startswith("2, 3, 5, 6, 8, 9, 11, 12")
+    assert "row 2" not in cells[2] and "n/a" not in cells[2]
+    assert cells[4:6] == ["1", "day"] and cells[7] == "14"

@@ -7,6 +7,7 @@ and returns plain JSON-able data; the views only render it.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit, urlunsplit
 
@@ -131,6 +132,26 @@ def tenant_names(session: Session) -> dict[int, dict]:
 
 def imports_by_status(session: Session) -> dict[str, int]:
     return dict(session.execute(select(EtlImport.status, func.count()).group_by(EtlImport.status)).all())
+
+
+_ROW_PREFIX = re.compile(r"^row \d+, ")
+_FOUND_TAIL = re.compile(r",? found .*$", re.S)
+
+
+def grouped_row_errors(session: Session, import_id: str, scan: int = 10_000) -> list[dict]:
+    """An import's row errors grouped by what is wrong (the message without its row number and the value
+    found), most frequent first, each with its count and first rows: 3,000 rows with the same bad date
+    column read as one line, not 3,000."""
+    groups: dict[tuple[str, str], dict] = {}
+    for row, column, message in session.execute(
+            select(EtlRowError.row_number, EtlRowError.column, EtlRowError.message)
+            .where(EtlRowError.import_id == import_id).order_by(EtlRowError.row_number, EtlRowError.id).limit(scan)):
+        what = _FOUND_TAIL.sub("", _ROW_PREFIX.sub("", message))
+        group = groups.setdefault((column or "", what), {"column": column, "problem": what, "count": 0, "rows": []})
+        group["count"] += 1
+        if row is not None and len(group["rows"]) < 10:
+            group["rows"].append(row)
+    return sorted(groups.values(), key=lambda g: (-g["count"], g["rows"][:1]))
 
 
 def import_choices(session: Session, tenants: dict[int, dict]) -> dict[str, list[str]]:

@@ -49,7 +49,8 @@ from ..models import FINISHED_STATUSES, ConnectorState, EtlImport, Tenant
 from ..web import db, json_error, settings
 from . import metrics
 from .admin_guard import LOGIN_LIMIT_OVERALL, LOGIN_LIMIT_PER_CLIENT, end_session, everyone, limiter, session_alive, start_session
-from .monitor import IMPORT_FILTERS, RECENT_IMPORTS, chart, error_line, import_id_of, iso, status_data
+from .monitor import (IMPORT_FILTERS, RECENT_IMPORTS, chart, error_line, grouped_row_errors, import_id_of, iso,
+                      status_data)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("status", __name__)
@@ -324,6 +325,7 @@ def import_page(import_id: str):
     for key in ("created_at", "started_at", "finished_at"):
         summary[key] = iso(getattr(imp, key))
     return _html(render_template("admin_import.html", imp=summary, tenant=tenant.slug if tenant else None,
+                                 grouped=grouped_row_errors(db(), imp.id),
                                  retryable=imp.status in RETRYABLE_STATUSES and rerun_can_change(imp),
                                  logged_in=_session_is_admin()))
 
