@@ -5,16 +5,11 @@ from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from ..auth import require_tenant
-from ..ingest.intake import PayloadTooLarge, anchor_export_payload, create_import
 from ..ingest import refused_rows
-from ..ingest.readers import format_for_filename
 from ..ingest.summary import history_item, import_summary
-from ..ingest.tables import TABLES, switched_off
-from ..ingest.spec import UnusableInput
-from ..ingest.values import UnknownLocale, normalize_locale
-from ..jobs.imports import enqueue_import, retry_import
+from ..jobs.imports import retry_import
 from ..models import EtlImport
-from ..quotas import admit_import, over_quota
+from ..uploads import UploadRefused, take_upload
 from ..web import behind_flag, db, json_error, settings
 
 bp = Blueprint("etl", __name__, url_prefix="/api/v1/etl")
@@ -31,49 +26,11 @@ def accepted(imp: EtlImport, status: int = 202):
 @bp.post("/upload")
 @require_tenant("api")
 def upload():
-    table = (request.form.get("table") or "").strip()
-    if table not in TABLES:
-        return json_error(400, f"form field 'table': expected one of {', '.join(TABLES)}, found {table!r}")
-    if refusal := switched_off(settings().flags, table):
-        return json_error(404, refusal)
     try:
-        locale = normalize_locale(request.form["locale"]) if request.form.get("locale") else None
-    except UnknownLocale as error:
-        return json_error(400, f"form field {error}")
-    upload_file = request.files.get("file")
-    if upload_file is None or not upload_file.filename:
-        return json_error(400, "form field 'file': expected a CSV, XLSX or ODS file, found none")
-    try:
-        if request.form.get("format") == "anchor":
-            # A Spotify for Podcasters export: mapped to metrics_daily records first.
-            input_format, source = "records", "anchor-export"
-            payload = anchor_export_payload(upload_file.stream, request.form.get("podcast_id", ""))
-        else:
-            input_format, source = format_for_filename(upload_file.filename, upload_file.mimetype), "upload"
-            payload = upload_file.stream
-        imp, created = create_import(
-            db(),
-            tenant_id=g.tenant.id,
-            source=source,
-            table_name=table,
-            input_format=input_format,
-            payload=payload,
-            filename=upload_file.filename[:300],
-            dedupe_key=request.headers.get("Idempotency-Key") or None,
-            max_bytes=settings().max_upload_bytes,
-            context={"locale": locale} if locale else None,
-        )
-    except UnusableInput as error:
-        return json_error(400, str(error))
-    except PayloadTooLarge as error:
-        return json_error(413, f"{error}; nothing was stored")
-    if not created:  # a retried upload under the same Idempotency-Key: the first import, not run again
-        return accepted(imp)
-    if exceeded := admit_import(db(), settings(), imp):  # over the rows quota: refused whole, nothing kept
-        return over_quota(exceeded)
-    db().commit()  # persisted before anything runs or is promised
-    enqueue_import(settings(), imp.id)
-    db().refresh(imp)
+        imp, _created = take_upload(g.tenant.id, request.form, request.files,
+                                    dedupe_key=request.headers.get("Idempotency-Key") or None)
+    except UploadRefused as refused:
+        return refused.response or json_error(refused.status, str(refused))
     return accepted(imp)
 
 
