@@ -28,6 +28,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     from .api import connectors, dashboards, deals, etl, hooks, io, match
     from .api import metrics as metrics_api
     from .status import admin_guard
+    from .status import tenant_page
     from .status import views as status
     from webhooks import commerce, sheets, zapier
 
@@ -42,6 +43,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(dashboards.bp)
     app.register_blueprint(metrics_api.bp)
     app.register_blueprint(status.bp)
+    app.register_blueprint(tenant_page.bp)
     admin_guard.init_app(app)
     app.register_blueprint(sheets.bp)
     app.register_blueprint(zapier.bp)

@@ -120,6 +120,18 @@ def tenant_for_token(session: Session, source: str, token: str) -> Tenant | None
     return session.get(Tenant, row.tenant_id)
 
 
+def tenant_for_token_digest(session: Session, source: str, digest: str) -> Tenant | None:
+    """The tenant whose `source` token hashes to `digest` (a signed-in page keeps the digest, never the
+    token); like tenant_for_token, the session then works for that tenant, or for none."""
+    across_tenants(session)
+    row = session.scalar(select(TenantSecret).where(TenantSecret.source == source, TenantSecret.secret_hash == digest))
+    if row is None or not hmac.compare_digest(row.secret_hash or "", digest):
+        unscoped(session)
+        return None
+    for_tenant(session, row.tenant_id)
+    return session.get(Tenant, row.tenant_id)
+
+
 def token_matches(session: Session, tenant_id: int, source: str, token: str) -> bool:
     stored = session.scalar(
         select(TenantSecret.secret_hash).where(TenantSecret.tenant_id == tenant_id, TenantSecret.source == source)

@@ -174,7 +174,16 @@ def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live
     """Filters drive the imports table in a real browser; at 1024 and 1440 px the page has no sideways scroll
     (wide tables scroll inside their own box). Screenshots are kept in test-artifacts/."""
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+
+    def submit(button):
+        """Click and wait for the next page: a click returns before the browser has navigated."""
+        old = browser.find_element(By.TAG_NAME, "html")
+        button.click()
+        wait.until(ec.staleness_of(old))
 
     alpha, beta = make_tenant(postgres_url, "alpha"), make_tenant(postgres_url, "beta")
     for who, body in ((alpha, CSV), (beta, CSV), (beta, CSV.replace("10", "11"))):
@@ -185,7 +194,8 @@ def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live
         assert response.status_code == 202, response.text
     browser.get(f"{live_hub}/admin/login")
     browser.find_element(By.NAME, "token").send_keys(os.environ["HUB_ADMIN_TOKEN"])
-    browser.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
+    submit(browser.find_element(By.CSS_SELECTOR, "form button[type=submit]"))
+    wait.until(ec.presence_of_element_located((By.ID, "import-filters")))
 
     def shown_tenants():
         return [row.find_elements(By.TAG_NAME, "td")[1].text
@@ -193,13 +203,13 @@ def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live
 
     assert sorted(shown_tenants()) == ["alpha", "beta", "beta"]
     Select(browser.find_element(By.CSS_SELECTOR, "#import-filters select[name=tenant]")).select_by_visible_text("beta")
-    browser.find_element(By.CSS_SELECTOR, "#import-filters button[type=submit]").click()
+    submit(browser.find_element(By.CSS_SELECTOR, "#import-filters button[type=submit]"))
     assert shown_tenants() == ["beta", "beta"] and "tenant=beta" in browser.current_url
     search = browser.find_element(By.CSS_SELECTOR, "#import-filters input[name=q]")
     search.send_keys("alpha-downloads")
-    browser.find_element(By.CSS_SELECTOR, "#import-filters button[type=submit]").click()
+    submit(browser.find_element(By.CSS_SELECTOR, "#import-filters button[type=submit]"))
     assert shown_tenants() == [] and "No import matches these filters." in browser.page_source
-    browser.find_element(By.LINK_TEXT, "clear").click()
+    submit(browser.find_element(By.LINK_TEXT, "clear"))
     assert sorted(shown_tenants()) == ["alpha", "beta", "beta"]
 
     for width in (1024, 1440):
@@ -209,3 +219,42 @@ def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
         browser.save_screenshot(str(ARTIFACTS / f"admin-{width}px.png"))
         assert overflow <= 0, f"the page scrolls sideways by {overflow} px at {width} px"
+
+
+def test_a_person_signs_in_uploads_a_file_and_sees_the_dashboards(browser, live_hub, postgres_url, tmp_path):
+    """The tenant page in a real browser: sign in with the API token, upload a CSV, read the outcome;
+    the charts render (screenshot kept in test-artifacts/)."""
+    from datetime import date, timedelta
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+
+    tenant = make_tenant(postgres_url, "acme")
+    days = [date.today() - timedelta(days=n) for n in range(1, 15)]
+    upload = tmp_path / "fortnight.csv"
+    upload.write_text("day,episode_id,podcast_id,source,downloads\n" + "".join(
+        f"{day},ep-{n % 3},pod-1,manual,{100 + 10 * n}\n" for n, day in enumerate(days)) + f"{days[0]},ep-9,pod-1,manual,n/a\n")
+
+    browser.get(f"{live_hub}/tenant")
+    browser.find_element(By.ID, "token").send_keys(tenant["secrets"]["api"])
+    browser.find_element(By.ID, "login-submit").click()
+    Select(wait.until(ec.presence_of_element_located((By.ID, "upload-table")))).select_by_visible_text("metrics_daily")
+    browser.find_element(By.ID, "upload-file").send_keys(str(upload))
+    browser.find_element(By.ID, "upload-submit").click()
+    # Jobs go to Redis here: the outcome page shows the import queued; the worker runs it.
+    assert wait.until(ec.presence_of_element_located((By.ID, "outcome-status"))).text in ("queued", "running", "completed_with_errors")
+    work_url = browser.current_url
+    work(os.environ["HUB_REDIS_URL"])
+    browser.get(work_url)
+    assert browser.find_element(By.ID, "outcome-status").text == "completed_with_errors"
+    assert "14 inserted" in browser.find_element(By.ID, "outcome-counts").text
+    assert browser.find_element(By.ID, "refused-csv").is_displayed()
+
+    browser.get(f"{live_hub}/tenant")
+    bars = browser.find_elements(By.CSS_SELECTOR, 'svg[data-chart="downloads"] rect.bar')
+    assert len(bars) == 30 and any(float(bar.get_attribute("height")) > 0 for bar in bars)
+    assert browser.find_elements(By.CSS_SELECTOR, 'svg[data-chart="heatmap"] rect.heat')
+    browser.save_screenshot(str(ARTIFACTS / "tenant-page.png"))
