@@ -123,28 +123,32 @@ def prepare_database(database_url: str) -> int:
     """Migrate, create the tenant and the COPY baseline's table; returns the tenant's id."""
     from sqlalchemy import text
 
-    from hub.db import make_session_factory
+    from hub.db import make_session_factory, owner_engine
     from hub.migrate import upgrade
     from hub.tenants import create_tenant
 
     upgrade(database_url)
     with make_session_factory(database_url)() as session:
         tenant, _ = create_tenant(session, TENANT, "Benchmark", SECRET_KEY)
-        # Same columns, defaults, indexes and unique key as metrics_daily (LIKE ... INCLUDING ALL),
-        # plus the foreign key LIKE leaves out, so COPY pays for the same checks the hub's rows do.
-        session.execute(text("CREATE TABLE metrics_daily_copy (LIKE metrics_daily INCLUDING ALL)"))
-        session.execute(text("ALTER TABLE metrics_daily_copy ADD FOREIGN KEY (tenant_id) "
-                             "REFERENCES tenants (id) ON DELETE CASCADE"))
         session.commit()
-        return tenant.id
+        tenant_id = tenant.id
+    # Same columns, defaults, indexes and unique key as metrics_daily (LIKE ... INCLUDING ALL), plus the
+    # foreign key LIKE leaves out, so COPY pays for the same checks the hub's rows do. Made by the owner (the
+    # application role creates no tables); the hub's own pass runs as the application role, under the
+    # row-level security policy of metrics_daily (migration 0018), as in production.
+    with owner_engine(database_url).begin() as conn:
+        conn.execute(text("CREATE TABLE metrics_daily_copy (LIKE metrics_daily INCLUDING ALL)"))
+        conn.execute(text("ALTER TABLE metrics_daily_copy ADD FOREIGN KEY (tenant_id) "
+                          "REFERENCES tenants (id) ON DELETE CASCADE"))
+    return tenant_id
 
 
 def scalar(database_url: str, sql: str):
     from sqlalchemy import text
 
-    from hub.db import get_engine
+    from hub.db import owner_engine
 
-    with get_engine(database_url).connect() as conn:
+    with owner_engine(database_url).connect() as conn:  # the observer: every tenant's rows, and the copy
         return conn.execute(text(sql)).scalar()
 
 
@@ -152,9 +156,9 @@ def checkpoint(database_url: str) -> None:
     """Start each timed pass with the previous pass's dirty pages written out, so passes don't pay for each other."""
     from sqlalchemy import text
 
-    from hub.db import get_engine
+    from hub.db import owner_engine
 
-    with get_engine(database_url).connect() as conn:
+    with owner_engine(database_url).connect() as conn:  # CHECKPOINT is a superuser's (or pg_checkpoint's)
         conn.execute(text("CHECKPOINT"))
 
 

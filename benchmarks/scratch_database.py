@@ -24,7 +24,8 @@ def create_database(admin_url: str, prefix: str = "hub_bench") -> str:
 
 
 def drop_database(admin_url: str, database_url: str) -> None:
-    from hub.db import get_engine
+    from hub.db import get_engine, owner_engine
 
     get_engine(database_url).dispose()
+    owner_engine(database_url).dispose()
     _admin(admin_url, f'DROP DATABASE IF EXISTS "{make_url(database_url).database}" WITH (FORCE)')

@@ -132,9 +132,9 @@ def signed_headers(secret: str, body: bytes) -> dict:
 def query(database_url: str, sql: str, **params) -> list:
     from sqlalchemy import text
 
-    from hub.db import get_engine
+    from hub.db import owner_engine
 
-    with get_engine(database_url).connect() as conn:
+    with owner_engine(database_url).connect() as conn:  # the observer: every tenant's rows
         return conn.execute(text(sql), params).all()
 
 
@@ -344,19 +344,23 @@ def sheets_calls_for_write_back(database_url: str, row_counts: list[int], key_fi
     through GoogleSheetsTarget with the Google endpoints mocked by `responses`; counts the calls on the wire."""
     import responses
 
-    from hub.db import make_session_factory
+    from hub.db import for_tenant, make_session_factory
     from hub.ingest.intake import create_import
+    from hub.ingest.tables import TABLES
     from hub.models import EtlImport
     from hub.sheets.targets import GoogleSheetsTarget
     from hub.sheets.writeback import write_back
     from hub.tenants import create_tenant
 
     spreadsheet = "SHEETBENCH"
-    sessions = make_session_factory(database_url)
-    with sessions() as session:
+    factory = make_session_factory(database_url)
+    with factory() as session:
         tenant, _ = create_tenant(session, "bench-writeback", None, SECRET_KEY)
         session.commit()
         tenant_id = tenant.id
+
+    def sessions():
+        return for_tenant(factory(), tenant_id)  # as the write-back job works: for the import's tenant
 
     results = []
     for n in row_counts:
@@ -383,7 +387,7 @@ def sheets_calls_for_write_back(database_url: str, row_counts: list[int], key_fi
             with sessions() as session:
                 started = time.perf_counter()
                 result = write_back(session, GoogleSheetsTarget.from_service_account_file(key_file),
-                                    session.get(EtlImport, import_id))
+                                    session.get(EtlImport, import_id), TABLES["metrics_daily"].key)
                 seconds = time.perf_counter() - started
             calls = list(wire.calls)
         sheets_calls = [c for c in calls if c.request.url.startswith(SHEETS)]
