@@ -95,3 +95,24 @@ def test_the_hub_keeps_to_its_document(hub_app, tenant, method, path):
         case.call_and_validate(headers=headers, checks=checks)
 
     keeps_to_it()
+
+
+# What schemathesis found (500s before the fix), pinned down as plain examples.
+
+def test_an_id_too_large_for_the_database_is_not_found_not_a_500(client, tenant):
+    auth = {"Authorization": f"Bearer {tenant['secrets']['api']}"}
+    too_large = str(2**63)
+    assert client.delete(f"/api/v1/hooks/{too_large}", headers=auth).status_code == 404
+    assert client.post(f"/api/v1/hooks/{too_large}/resend", headers=auth).status_code == 404
+    assert client.post(f"/api/v1/hooks/deliveries/{too_large}/resend", headers=auth).status_code == 404
+    response = client.get(f"/api/v1/hooks/deliveries?subscription_id={too_large}", headers=auth)
+    assert response.status_code == 400
+    assert "subscription_id" in response.get_json()["error"]
+    assert client.delete(f"/api/v1/hooks/{2**63 - 1}", headers=auth).status_code == 404  # the largest id routes
+
+
+def test_a_stripe_body_that_is_not_utf8_is_refused_not_a_500(client, tenant):
+    response = client.post(f"/webhooks/stripe/{tenant['slug']}", data=b"\x80\x81",
+                           headers={"Stripe-Signature": "t=1,v1=00", "Content-Type": "application/json"})
+    assert response.status_code == 401
+    assert "UTF-8" in response.get_json()["error"]
