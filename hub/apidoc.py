@@ -23,9 +23,9 @@ def obj(required: tuple[str, ...] = (), **properties: Any) -> dict:
     return schema
 
 
-def json_body(schema: dict, description: str = "") -> dict:
-    return {"description": description, "content": {JSON: {"schema": schema}}} if description \
-        else {"content": {JSON: {"schema": schema}}}
+def json_body(schema: dict) -> dict:
+    """A required JSON request body."""
+    return {"content": {JSON: {"schema": schema}}}
 
 
 def answer(description: str, schema: dict | None = None, media_type: str = JSON) -> dict:

@@ -35,6 +35,11 @@ def test_every_api_and_webhook_route_is_documented(app):
     assert undocumented(app) == []
 
 
+def test_a_new_route_without_an_operation_is_reported(app):
+    app.add_url_rule("/api/v1/something-new", "something_new", lambda: "", methods=["POST"])
+    assert undocumented(app) == ["POST /api/v1/something-new"]
+
+
 def test_document_is_openapi_3_1_and_served_without_a_token(client):
     response = client.get("/api/v1/openapi.json")
     assert response.status_code == 200
