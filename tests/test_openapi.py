@@ -61,6 +61,10 @@ def test_document_is_openapi_3_1_and_served_without_a_token(client):
     assert hook["schema"]["type"] == "integer"
 
 
+def test_document_is_valid_against_the_openapi_3_1_schema(app):
+    schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app).validate()  # raises on an invalid document
+
+
 @pytest.fixture
 def hub_app(database_url):
     # Quotas high enough that a run of generated requests is not all 429s.
