@@ -110,7 +110,8 @@ def status(import_id: str):
 @operation("The latest imports, newest first", tags=["etl"],
            parameters=[query("limit", {"type": "integer"}, "1 to 500; 50 by default")],
            responses={200: answer("The imports", obj(("imports",), imports={"type": "array", "items": obj(
-               ("import_id", "status"), import_id={"type": "string"}, status={"type": "string"})}))})
+               ("import_id", "status"), import_id={"type": "string"}, status={"type": "string"})})),
+                      404: answer("Uploads are switched off on this hub")})
 @require_tenant("api")
 def history():
     limit = min(max(request.args.get("limit", 50, type=int), 1), 500)
