@@ -27,6 +27,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     from . import request_limits, web
     from .api import connectors, dashboards, deals, etl, hooks, io, match
     from .api import metrics as metrics_api
+    from .api import openapi
     from .status import admin_guard
     from .status import tenant_page
     from .status import views as status
@@ -42,6 +43,7 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     app.register_blueprint(match.bp)
     app.register_blueprint(dashboards.bp)
     app.register_blueprint(metrics_api.bp)
+    app.register_blueprint(openapi.bp)
     app.register_blueprint(status.bp)
     app.register_blueprint(tenant_page.bp)
     admin_guard.init_app(app)

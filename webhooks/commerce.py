@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from connectors.stripe_orders import event_parts
 from connectors.wix import WixError, decode_wix_webhook
+from hub.apidoc import answer, header, obj, operation, ref
 from hub.jobs.receipts import enqueue_receipt
 from hub.models import WebhookReceipt
 from hub.quotas import charge_request, over_quota
@@ -73,6 +74,14 @@ def _keep(tenant_id: int, platform: str, topic: str, event_id: str, body: bytes,
 
 
 @bp.post("/shopify/<tenant_slug>")
+@operation("A Shopify webhook delivery", tags=["webhooks"], tenant=False, security=[],
+           description="Signed: X-Shopify-Hmac-Sha256 is base64(HMAC-SHA256(the app secret, the raw body)).",
+           parameters=[header(name, {"type": "string"}) for name in (
+               "X-Shopify-Hmac-Sha256", "X-Shopify-Topic", "X-Shopify-Event-Id", "X-Shopify-Webhook-Id",
+               "X-Shopify-Shop-Domain", "X-Shopify-Triggered-At")],
+           body={"content": {"application/json": {"schema": obj()}}},
+           responses={200: answer("Kept (or the same event again); processed by a job", ref("Receipt")), 400: answer("A header is missing, or the body is not what the topic says"),
+                      401: answer("Not signed by this tenant's shop"), 429: "TooManyRequests"})
 def shopify(tenant_slug: str):
     body, refused = webhook_body()
     if refused is not None:
@@ -95,6 +104,9 @@ def shopify(tenant_slug: str):
 
 
 @bp.post("/wix/<tenant_slug>")
+@operation("A Wix webhook (a JWT signed with the tenant's Wix key)", tags=["webhooks"], tenant=False,
+           security=[], body={"content": {"text/plain": {"schema": {"type": "string"}}}},
+           responses={200: answer("Kept (or the same event again); processed by a job", ref("Receipt")), 401: answer("The JWT does not verify with this tenant's Wix public key"), 429: "TooManyRequests"})
 def wix(tenant_slug: str):
     body, refused = webhook_body()
     if refused is not None:
@@ -111,6 +123,10 @@ def wix(tenant_slug: str):
 
 
 @bp.post("/stripe/<tenant_slug>")
+@operation("A Stripe webhook event", tags=["webhooks"], tenant=False, security=[],
+           parameters=[header("Stripe-Signature", {"type": "string"}, "t=<unix seconds>,v1=<hex signature>")],
+           body={"content": {"application/json": {"schema": obj()}}},
+           responses={200: answer("Kept (or the same event again); processed by a job", ref("Receipt")), 400: answer("Not a Stripe event"), 401: answer("Not signed with this tenant's endpoint secret"), 429: "TooManyRequests"})
 def stripe(tenant_slug: str):
     """A Stripe webhook endpoint's events (https://docs.stripe.com/webhooks): checkout.session.completed,
     invoice.paid, charge.refunded, charge.dispute.created/closed. Stripe retries a delivery until it

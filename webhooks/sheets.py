@@ -6,6 +6,7 @@ import time
 
 from flask import Blueprint, jsonify, request, url_for
 
+from hub.apidoc import answer, header, json_body, obj, operation, ref
 from hub.ingest.intake import create_import
 from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.ingest.summary import import_summary
@@ -53,6 +54,18 @@ def _accepted(imp, replayed: bool):
 
 
 @bp.post("/<tenant_slug>")
+@operation("A push from the Apps Script: rows of one tab, imported as a job", tags=["webhooks"],
+           tenant=False, security=[], description="Signed: X-Hub-Signature-256 is sha256=<hex HMAC-SHA256 of "
+           "timestamp + '.' + body> with the tenant's sheets secret; X-Hub-Timestamp at most 300 seconds old.",
+           parameters=[header("X-Hub-Timestamp", {"type": "string"}, "unix seconds"),
+                       header("X-Hub-Signature-256", {"type": "string"}, "sha256=<hex>")],
+           body=json_body(obj(("push_id", "spreadsheet_id", "sheet", "header", "rows"), push_id={"type": "string"},
+                              spreadsheet_id={"type": "string"}, sheet={"type": "string"},
+                              header={"type": "array", "items": {"type": "string"}}, rows={"type": "array"},
+                              locale={"type": "string"}, time_zone={"type": "string"})),
+           responses={202: answer("Accepted (or the same push again)", ref("ImportAccepted")),
+                      400: answer("The body is not a JSON object"), 401: answer("Not signed by this tenant"),
+                      403: answer("The spreadsheet is not this tenant's"), 422: answer("A push field is wrong"), 429: "TooManyRequests"})
 def receive_push(tenant_slug: str):
     body, refused = webhook_body("push", hint="send fewer rows per push")
     if refused is not None:
@@ -122,6 +135,11 @@ def receive_push(tenant_slug: str):
 
 
 @bp.get("/<tenant_slug>/imports/<import_id>")
+@operation("The outcome of one push, for the script", tags=["webhooks"], tenant=False, security=[],
+           description="Signed like a push, over the import id.",
+           parameters=[header("X-Hub-Timestamp", {"type": "string"}), header("X-Hub-Signature-256", {"type": "string"})],
+           responses={200: answer("The import and each row's outcome", ref("ImportSummary")),
+                      401: answer("Not signed by this tenant"), 404: answer("No such import for this tenant"), 429: "TooManyRequests"})
 def push_status(tenant_slug: str, import_id: str):
     """The outcome of one push, for the script; signed like a push, over the import id."""
     session = db()

@@ -68,3 +68,5 @@ def verify_stripe_signature(secret: str, raw_body: bytes, header_value: str | No
         stripe.WebhookSignature.verify_header(raw_body, header_value, secret, tolerance=STRIPE_TOLERANCE_SECONDS)
     except stripe.SignatureVerificationError as error:
         raise SignatureError(f"Stripe-Signature: {error.user_message or error}") from None
+    except UnicodeDecodeError:  # the library reads the body as text first; Stripe only ever sends UTF-8
+        raise SignatureError("Stripe-Signature: the body is not UTF-8, so it is not a signed Stripe event") from None

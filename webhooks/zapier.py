@@ -11,6 +11,7 @@ import json
 
 from flask import Blueprint, jsonify, request, url_for
 
+from hub.apidoc import answer, header, obj, operation, query, ref
 from hub.auth import bearer_token
 from hub.ingest.intake import create_import, find_replay
 from hub.ingest.tables import TABLES, switched_off
@@ -63,6 +64,14 @@ def _records() -> list[dict] | str:
 
 
 @bp.post("/<tenant_slug>/<stream>")
+@operation("Rows from Zapier's Webhooks POST action, into a table's pipeline", tags=["webhooks"],
+           tenant=False, security=[{"zapier": []}],
+           parameters=[header("Idempotency-Key", {"type": "string"}), query("locale", {"type": "string"})],
+           body={"content": {"application/json": {"schema": {"oneOf": [obj(), {"type": "array", "items": obj()}]}},
+                             "application/x-www-form-urlencoded": {"schema": obj()}}},
+           responses={202: answer("Accepted: follow status_url", ref("ImportAccepted")),
+                      400: answer("The body is not an object, a list of objects or form fields; or an unknown locale"),
+                      401: answer("No zapier token, or not this tenant's"), 404: answer("Not a stream the hub imports"), 429: "TooManyRequests"})
 def receive(tenant_slug: str, stream: str):
     # The token is a header: checked before a byte of the body is read.
     session = db()

@@ -5,6 +5,7 @@ from datetime import date
 
 from flask import Blueprint, g, jsonify, request
 
+from ..apidoc import answer, obj, operation, query
 from ..auth import require_tenant
 from ..models import utcnow
 from ..web import behind_flag, db, json_error
@@ -28,6 +29,9 @@ def _as_of() -> date | str:
 
 
 @bp.get("/creator")
+@operation("The creator dashboard's cards", tags=["dashboards"], parameters=[query("as_of", {"type": "string", "format": "date"}, "the day the figures end on; today (UTC) by default")], responses={
+    200: answer("Per podcast: downloads, growth, top episodes", obj()), 400: answer("as_of is not a date"),
+    404: answer("Dashboard cards are switched off on this hub")})
 @require_tenant("api")
 def creator():
     as_of = _as_of()
@@ -37,6 +41,9 @@ def creator():
 
 
 @bp.get("/advertiser")
+@operation("The advertiser dashboard's cards", tags=["dashboards"], parameters=[query("as_of", {"type": "string", "format": "date"}, "the day the figures end on; today (UTC) by default")], responses={
+    200: answer("Per campaign and sponsor: delivery, conversions, revenue", obj()), 400: answer("as_of is not a date"),
+    404: answer("Dashboard cards are switched off on this hub")})
 @require_tenant("api")
 def advertiser():
     as_of = _as_of()
@@ -46,6 +53,8 @@ def advertiser():
 
 
 @bp.get("/ops")
+@operation("The operations dashboard's cards", tags=["dashboards"], responses={
+    200: answer("Imports, refused rows, connectors", obj()), 404: answer("Dashboard cards are switched off on this hub")})
 @require_tenant("api")
 def ops():
     return jsonify(dashboards.ops(db(), g.tenant.id, utcnow()))

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, g, jsonify, request
 from sqlalchemy import select
 
+from ..apidoc import answer, json_body, obj, operation, ref
 from ..auth import require_tenant
 from ..jobs.hooks import enqueue_dispatch
 from ..jobs.writeback import enqueue_mirror
@@ -19,6 +20,8 @@ behind_flag(bp, DEALS.flag, DEALS.switched_off)
 
 
 @bp.get("/<campaign_id>")
+@operation("A deal with its IOs", tags=["deals"], responses={
+    200: answer("The deal", ref("Deal")), 404: answer("No such deal for this tenant, or deals are switched off")})
 @require_tenant("api")
 def read(campaign_id: str):
     session = db()
@@ -30,6 +33,11 @@ def read(campaign_id: str):
 
 
 @bp.patch("/<campaign_id>/stage")
+@operation("Move a deal to another stage", tags=["deals"],
+           body=json_body(obj(("stage",), stage={"type": "string", "enum": list(DEAL_STAGES)})), responses={
+    200: answer("The deal at its new stage", ref("Deal")), 400: answer("The body is not a JSON object"),
+    404: answer("No such deal for this tenant, or deals are switched off"),
+    422: answer("Not a stage, or a move the pipeline refuses")})
 @require_tenant("api")
 def change_stage(campaign_id: str):
     body = request.get_json(silent=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, g, jsonify, request, url_for
 from sqlalchemy import select
 
+from ..apidoc import answer, header, obj, operation, query, ref
 from ..auth import require_tenant
 from ..ingest import refused_rows
 from ..ingest.summary import history_item, import_summary
@@ -24,6 +25,16 @@ def accepted(imp: EtlImport, status: int = 202):
 
 
 @bp.post("/upload")
+@operation("Upload a CSV, XLSX or ODS file; the import runs as a job", tags=["etl"],
+           parameters=[header("Idempotency-Key", {"type": "string"}, "a retried upload with the same key is the same import")],
+           body={"content": {"multipart/form-data": {"schema": obj(
+               ("table", "file"), table={"type": "string", "enum": list(TABLES)},
+               file={"type": "string", "format": "binary"}, locale={"type": "string", "description": "e.g. de_DE"},
+               format={"type": "string", "enum": ["anchor"], "description": "a Spotify for Podcasters export"},
+               podcast_id={"type": "string"})}}},
+           responses={202: answer("Accepted: follow status_url", ref("ImportAccepted")),
+                      400: answer("A form field is missing or wrong, or the file is unusable"),
+                      404: answer("Uploads, or this table, are switched off on this hub")})
 @require_tenant("api")
 def upload():
     try:
@@ -41,6 +52,9 @@ def _tenant_import(import_id: str) -> EtlImport | None:
 
 
 @bp.get("/status/<import_id>")
+@operation("One import: its counts, warnings and refused rows", tags=["etl"],
+           parameters=[query("errors", {"type": "integer"}, "how many refused rows to list (0 to 10000; 100 by default)")],
+           responses={200: answer("The import", ref("ImportSummary")), 404: answer("No such import for this tenant")})
 @require_tenant("api")
 def status(import_id: str):
     imp = _tenant_import(import_id)
@@ -51,6 +65,11 @@ def status(import_id: str):
 
 
 @bp.get("/history")
+@operation("The latest imports, newest first", tags=["etl"],
+           parameters=[query("limit", {"type": "integer"}, "1 to 500; 50 by default")],
+           responses={200: answer("The imports", obj(("imports",), imports={"type": "array", "items": obj(
+               ("import_id", "status"), import_id={"type": "string"}, status={"type": "string"})})),
+                      404: answer("Uploads are switched off on this hub")})
 @require_tenant("api")
 def history():
     limit = min(max(request.args.get("limit", 50, type=int), 1), 500)
@@ -77,6 +96,9 @@ def refused(import_id: str):
 
 
 @bp.post("/imports/<import_id>/retry")
+@operation("Run a failed or stuck import again", tags=["etl"], responses={
+    202: answer("Accepted: follow status_url", ref("ImportAccepted")), 404: answer("No such import for this tenant"),
+    409: answer("The import completed, or cannot change by running again")})
 @require_tenant("api")
 def retry(import_id: str):
     imp = _tenant_import(import_id)

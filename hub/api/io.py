@@ -7,6 +7,7 @@ import json
 from flask import Blueprint, g, jsonify, request, send_file
 from sqlalchemy import select
 
+from ..apidoc import answer, json_body, obj, operation, ref
 from ..auth import require_tenant
 from ..ingest.intake import create_import
 from ..jobs.after_import import Finished, follow_imports
@@ -37,6 +38,12 @@ def _find(io_id: str) -> IoBooking | None:
 
 
 @bp.post("")
+@operation("Create or update one IO", tags=["io"], body=json_body(obj(
+    ("io_id", "flight_start", "flight_end"), io_id={"type": "string"}, campaign_id={"type": "string"},
+    flight_start={"type": "string", "format": "date"}, flight_end={"type": "string", "format": "date"},
+    booked_impressions={"type": "integer"}, booked_cpm_cents={"type": "integer"})), responses={
+    201: answer("The IO with its delivery and pacing", ref("Io")), 400: answer("The body is not a JSON object"),
+    404: answer("IOs are switched off on this hub"), 422: answer("The row was refused; the reasons, and import_id")})
 @require_tenant("api")
 def create():
     """One IO as JSON, validated by the same rules as a sheet row (and the same lifecycle moves)."""
@@ -62,6 +69,8 @@ def create():
 
 
 @bp.get("/<io_id>")
+@operation("An IO with its delivery, pacing and results", tags=["io"], responses={
+    200: answer("The IO", ref("Io")), 404: answer("No such IO for this tenant, or IOs are switched off")})
 @require_tenant("api")
 def read(io_id: str):
     found = _find(io_id)
@@ -71,6 +80,8 @@ def read(io_id: str):
 
 
 @bp.get("/<io_id>/make-goods")
+@operation("Where the IO's shortfall could run instead", tags=["io"], responses={
+    200: answer("Suggestions, cheapest first", obj()), 404: answer("No such IO for this tenant, or IOs are switched off")})
 @require_tenant("api")
 def make_good_suggestions(io_id: str):
     """Where the IO's shortfall could run instead, cheapest first (hub/workflows/make_goods.py)."""
@@ -81,6 +92,9 @@ def make_good_suggestions(io_id: str):
 
 
 @bp.get("/<io_id>/export")
+@operation("The insertion order as an XLSX document", tags=["io"], responses={
+    200: answer("The document", {"type": "string", "format": "binary"},
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"), 404: answer("No such IO for this tenant, or IOs are switched off")})
 @require_tenant("api")
 def export(io_id: str):
     found = _find(io_id)
@@ -92,6 +106,8 @@ def export(io_id: str):
 
 
 @bp.get("/<io_id>/history")
+@operation("Every change the hub applied to the IO, newest first", tags=["io"], responses={
+    200: answer("The changes", obj(("io_id", "history"), io_id={"type": "string"}, history={"type": "array"})), 404: answer("No such IO for this tenant, or IOs are switched off")})
 @require_tenant("api")
 def history(io_id: str):
     """Every change the hub applied to the IO, newest first: old and new value of each changed column,

@@ -5,6 +5,7 @@ import logging
 
 from flask import Blueprint, g, jsonify, request
 
+from ..apidoc import answer, obj, operation, query
 from ..auth import require_tenant
 from ..jobs.matchmaking import MATCH_JOB, enqueue_recalculate
 from ..web import behind_flag, db, json_error, settings
@@ -19,6 +20,10 @@ behind_flag(bp, "matchmaking", "Matchmaking is switched off on this hub (ENABLE_
 
 
 @bp.post("/recalculate")
+@operation("Recompute the tenant's match scores (a job)", tags=["match"], responses={
+    202: answer("Queued, or done at once when the hub has no queue", obj(("status", "job_id"), status={"type": "string"},
+                job_id={"type": "string"}, matches={"type": "array"})),
+    404: answer("Matchmaking is switched off on this hub")})
 @require_tenant("api")
 def recalculate():
     tenant_id = g.tenant.id
@@ -35,6 +40,11 @@ def recalculate():
 
 
 @bp.get("/top")
+@operation("The best matches", tags=["match"], parameters=[
+    query("limit", {"type": "integer"}, "1 to 100; 10 by default"), query("advertiser_id", {"type": "string"}),
+    query("podcast_id", {"type": "string"})], responses={
+    200: answer("The matches", obj(("matches",), matches={"type": "array"})), 400: answer("limit is not 1 to 100"),
+    404: answer("Matchmaking is switched off on this hub")})
 @require_tenant("api")
 def top():
     raw = request.args.get("limit", "10")

@@ -5,6 +5,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, g, jsonify, request
 
+from ..apidoc import answer, obj, operation, query
 from ..auth import require_tenant
 from ..models import utcnow
 from ..web import db, json_error, settings
@@ -20,6 +21,12 @@ def _day(name: str, default: date) -> date:
 
 
 @bp.get("/discrepancies")
+@operation("Episode-days two host sources disagree on", tags=["metrics"], parameters=[
+    query("first", {"type": "string", "format": "date"}), query("last", {"type": "string", "format": "date"}),
+    query("episode_id", {"type": "string"})], responses={
+    200: answer("The discrepancies", obj(("first", "last", "tolerance", "discrepancies"), first={"type": "string"},
+                last={"type": "string"}, tolerance={"type": "number"}, discrepancies={"type": "array"})),
+    400: answer("first or last is not a date")})
 @require_tenant("api")
 def list_discrepancies():
     """`?first=YYYY-MM-DD&last=YYYY-MM-DD` (default: the 30 days before today), `?episode_id=`."""

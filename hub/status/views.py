@@ -35,6 +35,7 @@ from rq.job import Job
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select, text
 
+from ..apidoc import answer, obj, operation
 from ..auth import admin_token_ok, bearer_token
 from ..db import across_tenants
 from ..ingest import refused_rows
@@ -466,6 +467,9 @@ def _resend(what: str, **which) -> None:
 # --- JSON -----------------------------------------------------------------------------------
 
 @bp.get("/api/v1/status")
+@operation("The hub's status across tenants (admin)", tags=["meta"], tenant=False,
+           security=[{"admin": []}], responses={200: answer("Imports, jobs, connectors", obj()),
+                                                401: answer("No admin token, or not the admin token")})
 def status_json():
     if not is_admin():
         return json_error(401, "admin token required: send 'Authorization: Bearer <HUB_ADMIN_TOKEN>'")
