@@ -8,6 +8,7 @@ from ..apidoc import answer, header, obj, operation, query, ref
 from ..auth import require_tenant
 from ..ingest import refused_rows
 from ..ingest.summary import history_item, import_summary
+from ..ingest.tables import TABLES
 from ..jobs.imports import retry_import
 from ..models import EtlImport
 from ..uploads import UploadRefused, take_upload
@@ -80,6 +81,14 @@ def history():
 
 
 @bp.get("/imports/<import_id>/refused")
+@operation("The import's refused rows as sent, with an error column, to fix and upload again", tags=["etl"],
+           parameters=[query("format", {"type": "string", "enum": ["csv", "xlsx"]}, "csv by default")],
+           responses={200: {"description": "The refused rows as a file",
+                            "content": {"text/csv": {"schema": {"type": "string"}},
+                                        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                                            "schema": {"type": "string", "format": "binary"}}}},
+                      404: answer("No such import for this tenant, or uploads are switched off"),
+                      422: answer("An unknown format")})
 @require_tenant("api")
 def refused(import_id: str):
     """The import's refused rows as they were sent, with an `error` column: fix them and upload the file
