@@ -258,3 +258,69 @@ def test_a_person_signs_in_uploads_a_file_and_sees_the_dashboards(browser, live_
     assert len(bars) == 30 and any(float(bar.get_attribute("height")) > 0 for bar in bars)
     assert browser.find_elements(By.CSS_SELECTOR, 'svg[data-chart="heatmap"] rect.heat')
     browser.save_screenshot(str(ARTIFACTS / "tenant-page.png"))
+
+
+def test_the_admin_syncs_a_connector_resends_a_delivery_and_downloads_refused_rows(browser, live_hub, postgres_url,
+                                                                                  redis_url):
+    """The console's buttons in a real browser: Sync now queues the connector's job, Resend queues the failed
+    delivery again, and the import page's CSV link gives the refused rows with their error column."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+    from rq import Queue
+
+    from hub.events import emit
+    from hub.jobs.connectors import configure
+    from hub.jobs.kinds import DELIVERY, SYNC
+    from hub.models import HookDelivery, HookSubscription
+    from hub.tenants import tenant_by_slug
+    from tests.conftest import SECRET_KEY
+    from tests.helpers import observer
+
+    wait = WebDriverWait(browser, WAIT_SECONDS)
+    tenant = make_tenant(postgres_url, "acme")
+    session = observer(postgres_url)
+    configure(session, tenant_by_slug(session, "acme"), "transistor", {"show_id": "54321", "api_key": "tr-key"},
+              60, SECRET_KEY)
+    event = emit(session, tenant["id"], "etl.import_completed", {"import_id": "x"}, subject="x")
+    subscription = HookSubscription(tenant_id=tenant["id"], event="etl.import_completed",
+                                    target_url="https://hooks.zapier.com/hooks/catch/1/abc/")
+    session.add(subscription)
+    session.flush()
+    delivery = HookDelivery(tenant_id=tenant["id"], subscription_id=subscription.id, event_id=event.id,
+                            status="failed", attempts=9, last_status_code=500, last_error="HTTP 500")
+    session.add(delivery)
+    session.commit()
+    delivery_id = delivery.id
+    session.close()
+    response = requests.post(f"{live_hub}/api/v1/etl/upload", timeout=WAIT_SECONDS,
+                             headers={"Authorization": f"Bearer {tenant['secrets']['api']}"},
+                             data={"table": "metrics_daily"},
+                             files={"file": ("bad.csv", io.BytesIO(b"day,episode_id,source,downloads\n"
+                                                                   b"2025-01-06,007,manual,lots\n"))})
+    import_id = response.json()["import_id"]
+    work(redis_url)
+
+    def click_and_wait(element):
+        old = browser.find_element(By.TAG_NAME, "html")
+        element.click()
+        wait.until(ec.staleness_of(old))
+
+    browser.get(f"{live_hub}/admin/login")
+    browser.find_element(By.ID, "token").send_keys(os.environ["HUB_ADMIN_TOKEN"])
+    click_and_wait(browser.find_element(By.ID, "login-submit"))
+    click_and_wait(browser.find_element(By.CSS_SELECTOR, 'tr[data-connector="transistor"] button'))
+    assert "transistor: sync queued; a worker runs it." in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    click_and_wait(browser.find_element(By.ID, f"resend-delivery-{delivery_id}"))
+    assert f"delivery(ies) resent ({delivery_id})" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    queued = Queue("hub", connection=Redis.from_url(redis_url)).job_ids
+    assert SYNC.job_id(tenant["id"], "transistor") in queued and DELIVERY.job_id(delivery_id) in queued
+
+    browser.get(f"{live_hub}/admin/imports/{import_id}")
+    link = browser.find_element(By.LINK_TEXT, "CSV").get_attribute("href")
+    cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
+    download = requests.get(link, cookies=cookies, timeout=WAIT_SECONDS)
+    assert download.status_code == 200
+    header, refused_row = download.content.decode("utf-8-sig").splitlines()
+    assert header == "day,episode_id,source,downloads,error"
+    assert refused_row.startswith('2025-01-06,007,manual,lots,"row 2, downloads:')
