@@ -177,7 +177,10 @@ def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    wait = WebDriverWait(browser, WAIT_SECONDS)
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    # A page being replaced can answer for an element of the old one: such answers are retried.
+    wait = WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException, WebDriverException))
 
     def submit(button):
         """Click and wait for the next page: a click returns before the browser has navigated."""
@@ -198,8 +201,10 @@ def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live
     wait.until(ec.presence_of_element_located((By.ID, "import-filters")))
 
     def shown_tenants():
-        return [row.find_elements(By.TAG_NAME, "td")[1].text
-                for row in browser.find_elements(By.CSS_SELECTOR, "#recent-imports tr[data-import-id]")]
+        wait.until(ec.presence_of_element_located((By.ID, "recent-imports")))
+        return wait.until(lambda _: [row.find_elements(By.TAG_NAME, "td")[1].text for row in
+                                     browser.find_elements(By.CSS_SELECTOR, "#recent-imports tr[data-import-id]")]
+                          or (["(none)"] if "No import matches" in browser.page_source else None))
 
     assert sorted(shown_tenants()) == ["alpha", "beta", "beta"]
     Select(browser.find_element(By.CSS_SELECTOR, "#import-filters select[name=tenant]")).select_by_visible_text("beta")
@@ -208,7 +213,7 @@ def test_the_console_filters_imports_and_fits_1024_and_1440_pixels(browser, live
     search = browser.find_element(By.CSS_SELECTOR, "#import-filters input[name=q]")
     search.send_keys("alpha-downloads")
     submit(browser.find_element(By.CSS_SELECTOR, "#import-filters button[type=submit]"))
-    assert shown_tenants() == [] and "No import matches these filters." in browser.page_source
+    assert shown_tenants() == ["(none)"] and "No import matches these filters." in browser.page_source
     submit(browser.find_element(By.LINK_TEXT, "clear"))
     assert sorted(shown_tenants()) == ["alpha", "beta", "beta"]
 
@@ -277,7 +282,10 @@ def test_the_admin_syncs_a_connector_resends_a_delivery_and_downloads_refused_ro
     from tests.conftest import SECRET_KEY
     from tests.helpers import observer
 
-    wait = WebDriverWait(browser, WAIT_SECONDS)
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    # A page being replaced can answer for an element of the old one: such answers are retried.
+    wait = WebDriverWait(browser, WAIT_SECONDS, ignored_exceptions=(StaleElementReferenceException, WebDriverException))
     tenant = make_tenant(postgres_url, "acme")
     session = observer(postgres_url)
     configure(session, tenant_by_slug(session, "acme"), "transistor", {"show_id": "54321", "api_key": "tr-key"},
@@ -306,18 +314,21 @@ def test_the_admin_syncs_a_connector_resends_a_delivery_and_downloads_refused_ro
         element.click()
         wait.until(ec.staleness_of(old))
 
+    def flash_says(text: str) -> bool:
+        return wait.until(ec.text_to_be_present_in_element((By.CSS_SELECTOR, ".flash"), text))
+
     browser.get(f"{live_hub}/admin/login")
     browser.find_element(By.ID, "token").send_keys(os.environ["HUB_ADMIN_TOKEN"])
     click_and_wait(browser.find_element(By.ID, "login-submit"))
-    click_and_wait(browser.find_element(By.CSS_SELECTOR, 'tr[data-connector="transistor"] button'))
-    assert "transistor: sync queued; a worker runs it." in browser.find_element(By.CSS_SELECTOR, ".flash").text
-    click_and_wait(browser.find_element(By.ID, f"resend-delivery-{delivery_id}"))
-    assert f"delivery(ies) resent ({delivery_id})" in browser.find_element(By.CSS_SELECTOR, ".flash").text
+    click_and_wait(wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, 'tr[data-connector="transistor"] button'))))
+    assert flash_says("transistor: sync queued; a worker runs it.")
+    click_and_wait(wait.until(ec.element_to_be_clickable((By.ID, f"resend-delivery-{delivery_id}"))))
+    assert flash_says(f"delivery(ies) resent ({delivery_id})")
     queued = Queue("hub", connection=Redis.from_url(redis_url)).job_ids
     assert SYNC.job_id(tenant["id"], "transistor") in queued and DELIVERY.job_id(delivery_id) in queued
 
     browser.get(f"{live_hub}/admin/imports/{import_id}")
-    link = browser.find_element(By.LINK_TEXT, "CSV").get_attribute("href")
+    link = wait.until(ec.presence_of_element_located((By.LINK_TEXT, "CSV"))).get_attribute("href")
     cookies = {c["name"]: c["value"] for c in browser.get_cookies()}
     download = requests.get(link, cookies=cookies, timeout=WAIT_SECONDS)
     assert download.status_code == 200
