@@ -1,7 +1,7 @@
 """Request plumbing shared by every blueprint: the per-request session, settings and JSON errors."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -17,6 +17,14 @@ def db() -> Session:
     if "db" not in g:
         g.db = current_app.extensions["hub.sessions"]()
     return g.db
+
+
+def refused_rows_download(imp, file_format: str) -> Response:
+    """An import's refused rows as an attachment (hub/ingest/refused_rows.py), for the API and both pages."""
+    from .ingest import refused_rows
+
+    return Response(refused_rows.refused_file(db(), imp, file_format), mimetype=refused_rows.FORMATS[file_format],
+                    headers={"Content-Disposition": f'attachment; filename="refused-{imp.id}.{file_format}"'})
 
 
 def json_error(status: int, message: str, **extra):

@@ -1,7 +1,7 @@
 """The seed's ETL endpoints: upload a CSV, XLSX or ODS file, follow its import, list recent imports."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, jsonify, request, url_for
+from flask import Blueprint, g, jsonify, request, url_for
 from sqlalchemy import select
 
 from ..apidoc import answer, header, obj, operation, query, ref
@@ -12,7 +12,7 @@ from ..ingest.tables import TABLES
 from ..jobs.imports import retry_import
 from ..models import EtlImport
 from ..uploads import UploadRefused, take_upload
-from ..web import behind_flag, db, json_error, settings
+from ..web import behind_flag, db, json_error, refused_rows_download, settings
 
 bp = Blueprint("etl", __name__, url_prefix="/api/v1/etl")
 
@@ -99,9 +99,7 @@ def refused(import_id: str):
     file_format = request.args.get("format", "csv")
     if file_format not in refused_rows.FORMATS:
         return json_error(422, f"format: expected csv or xlsx, found {file_format[:20]!r}")
-    body = refused_rows.refused_file(db(), imp, file_format)
-    return Response(body, mimetype=refused_rows.FORMATS[file_format], headers={
-        "Content-Disposition": f'attachment; filename="refused-{imp.id}.{file_format}"'})
+    return refused_rows_download(imp, file_format)
 
 
 @bp.post("/imports/<import_id>/retry")

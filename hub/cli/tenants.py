@@ -5,9 +5,8 @@ import json
 
 import click
 
-from ..db import session_scope
 from ..models.events import ATTRIBUTION_MODELS
-from . import main, settings_or_exit, tenant_id_or_exit
+from . import main, settings_or_exit, tenant_session
 from .secret_input import STDIN, read_secret, refuse_argv_secret
 
 
@@ -141,9 +140,8 @@ def tenant_set_quota(slug: str, quota: str, limit: int) -> None:
     from ..quotas import QuotaError, set_quota
 
     settings = settings_or_exit()
-    tenant_id = tenant_id_or_exit(settings, slug)
     try:
-        with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        with tenant_session(settings, slug) as (session, tenant_id):
             set_quota(session, tenant_id, quota, limit)
     except QuotaError as error:
         raise click.ClickException(str(error)) from None
@@ -158,9 +156,8 @@ def tenant_reset_quota(slug: str, quota: str) -> None:
     from ..quotas import QuotaError, quota_named, reset_quota
 
     settings = settings_or_exit()
-    tenant_id = tenant_id_or_exit(settings, slug)
     try:
-        with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        with tenant_session(settings, slug) as (session, tenant_id):
             had = reset_quota(session, tenant_id, quota)
     except QuotaError as error:
         raise click.ClickException(str(error)) from None
@@ -177,8 +174,7 @@ def tenant_quotas(slug: str, as_json: bool) -> None:
     from ..quotas import usage
 
     settings = settings_or_exit()
-    tenant_id = tenant_id_or_exit(settings, slug)
-    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+    with tenant_session(settings, slug) as (session, tenant_id):
         rows = usage(session, settings, tenant_id)
     for row in rows:
         if as_json:
@@ -197,9 +193,8 @@ def tenant_add_sheet(slug: str, spreadsheet_id: str) -> None:
     from ..sheets.ownership import SpreadsheetRefused, register
 
     settings = settings_or_exit()
-    tenant_id = tenant_id_or_exit(settings, slug)
     try:
-        with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+        with tenant_session(settings, slug) as (session, tenant_id):
             added = register(session, tenant_id, spreadsheet_id)
     except (SpreadsheetRefused, ValueError) as error:
         raise click.ClickException(str(error)) from None
@@ -214,8 +209,7 @@ def tenant_remove_sheet(slug: str, spreadsheet_id: str) -> None:
     from ..sheets.ownership import unregister
 
     settings = settings_or_exit()
-    tenant_id = tenant_id_or_exit(settings, slug)
-    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+    with tenant_session(settings, slug) as (session, tenant_id):
         removed = unregister(session, tenant_id, spreadsheet_id)
     if not removed:
         raise click.ClickException(f"spreadsheet {spreadsheet_id} is not registered to {slug}")
@@ -229,8 +223,7 @@ def tenant_sheets(slug: str) -> None:
     from ..sheets.ownership import spreadsheets_of
 
     settings = settings_or_exit()
-    tenant_id = tenant_id_or_exit(settings, slug)
-    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+    with tenant_session(settings, slug) as (session, tenant_id):
         for found in spreadsheets_of(session, tenant_id):
             pushed = found.last_pushed_at.isoformat(timespec="seconds") if found.last_pushed_at else "never pushed"
             click.echo(f"{found.spreadsheet_id}\t{found.bound_by}\t{pushed}")
@@ -255,7 +248,6 @@ def tenant_set_attribution(slug: str, campaign_id: str | None, model: str | None
     from sqlalchemy import select
 
     from ..attribution import credit_models
-    from ..db import session_scope
     from ..jobs.attribution import enqueue_reattribute
     from ..models import Campaign, Tenant
 
@@ -269,8 +261,7 @@ def tenant_set_attribution(slug: str, campaign_id: str | None, model: str | None
     if not reset and model is None and window_days is None and half_life_days is None:
         raise click.ClickException("nothing to set: give --model, --window-days, --half-life-days or --reset")
     settings = settings_or_exit()
-    tenant_id = tenant_id_or_exit(settings, slug)
-    with session_scope(settings.database_url, tenant_id=tenant_id) as session:
+    with tenant_session(settings, slug) as (session, tenant_id):
         if campaign_id is None:
             holder = session.get(Tenant, tenant_id)
         else:

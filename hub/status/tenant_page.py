@@ -16,7 +16,7 @@ from ..ingest.tables import TABLES
 from ..models import EtlImport, utcnow
 from ..tenants import tenant_for_token, tenant_for_token_digest, token_hash
 from ..uploads import UploadRefused, take_upload
-from ..web import db, settings
+from ..web import db, refused_rows_download, settings
 from . import charts
 from .admin_guard import LOGIN_LIMIT_OVERALL, LOGIN_LIMIT_PER_CLIENT, everyone, limiter
 from .views import csrf_ok, secure_page_headers
@@ -134,5 +134,4 @@ def refused(import_id: str, file_format: str):
     imp = _own_import(tenant, import_id)
     if imp is None or file_format not in refused_rows.FORMATS:
         return Response("not found", 404, mimetype="text/plain")
-    return Response(refused_rows.refused_file(db(), imp, file_format), mimetype=refused_rows.FORMATS[file_format],
-                    headers={"Content-Disposition": f'attachment; filename="refused-{imp.id}.{file_format}"'})
+    return refused_rows_download(imp, file_format)

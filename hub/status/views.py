@@ -47,7 +47,7 @@ from ..jobs.kinds import IMPORT
 from ..jobs.queue import redis_connection
 from ..logging_setup import redact
 from ..models import FINISHED_STATUSES, ConnectorState, EtlImport, Tenant
-from ..web import db, json_error, settings
+from ..web import db, json_error, refused_rows_download, settings
 from . import metrics
 from .admin_guard import LOGIN_LIMIT_OVERALL, LOGIN_LIMIT_PER_CLIENT, end_session, everyone, limiter, session_alive, start_session
 from .monitor import (IMPORT_FILTERS, RECENT_IMPORTS, chart, error_line, grouped_row_errors, import_id_of, iso,
@@ -315,8 +315,7 @@ def refused_rows_file(import_id: str, file_format: str):
     imp = db().get(EtlImport, import_id)
     if imp is None or file_format not in refused_rows.FORMATS:
         return _error_page(404, f"No import {import_id}." if imp is None else "Refused rows come as .csv or .xlsx.")
-    return Response(refused_rows.refused_file(db(), imp, file_format), mimetype=refused_rows.FORMATS[file_format],
-                    headers={"Content-Disposition": f'attachment; filename="refused-{imp.id}.{file_format}"'})
+    return refused_rows_download(imp, file_format)
 
 
 @bp.get("/admin/imports/<import_id>")
