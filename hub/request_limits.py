@@ -20,7 +20,7 @@ from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 API_BODY_BYTES = 1024 * 1024   # an IO, a deal stage, a hook subscription, a login form: a few KB at most
 JSON_MAX_DEPTH = 32            # our deepest real payload (a Shopify order) nests 5 levels
-UPLOAD_ENDPOINTS = {"etl.upload"}
+UPLOAD_ENDPOINTS = {"etl.upload", "tenant_page.upload"}  # the API's and the tenant page's file uploads
 WEBHOOK_BLUEPRINTS = {"sheets_webhook", "zapier_webhook", "commerce_webhooks"}
 
 # A JSON string (escapes included) or one bracket; strings are skipped so "[[[" inside one does not count.

@@ -62,3 +62,18 @@ def test_another_tenants_import_is_not_found_on_the_page(client, database_url, t
     sign_in(client, tenant["secrets"]["api"])
     assert client.get(f"/tenant/imports/{theirs['import_id']}").status_code == 404
     assert client.get(f"/tenant/imports/{theirs['import_id']}/refused.csv").status_code == 404
+
+
+def test_a_file_past_the_json_body_limit_is_taken_like_the_apis_upload(client, tenant):
+    """The page's upload has the upload limit (HUB_MAX_UPLOAD_BYTES), not the 1 MiB of other endpoints."""
+    sign_in(client, tenant["secrets"]["api"])
+    page = client.get("/tenant")
+    rows = "".join(f"2025-01-{d % 28 + 1:02d},ep-{n},pod-1,manual,{n}\n" for n in range(30_000) for d in (n,))
+    body = ("day,episode_id,podcast_id,source,downloads\n" + rows).encode()
+    assert len(body) > 1_048_576
+    sent = client.post("/tenant/upload", content_type="multipart/form-data", data={
+        "csrf_token": csrf_from(page.text), "table": "metrics_daily", "locale": "en-US",
+        "file": (io.BytesIO(body), "month.csv")})
+    assert sent.status_code == 302 and "/tenant/imports/" in sent.headers["Location"]
+    outcome = client.get(sent.headers["Location"])
+    assert re.search(r'id="outcome-counts">30000 rows: 30000 inserted', outcome.text)
