@@ -392,6 +392,12 @@ def test_every_change_to_an_io_a_deal_and_a_metrics_row_keeps_its_old_and_new_va
     (change,) = history_rows(database_url, "metrics_daily")
     assert (change.row_key, change.source, change.changes) == (
         "2025-01-05|ep-1|buzzsprout", "buzzsprout", {"downloads": {"old": 10, "new": 12}})
+    # An empty cell filled, a rate changed and a value emptied: null and float values keep their JSON shape.
+    sparse = "day,episode_id,source,downloads,completion_rate,ctr\n2025-01-05,ep-1,buzzsprout,,0.25,0.125\n"
+    import_text(database_url, tid, "metrics_daily", sparse, source="buzzsprout")
+    assert history_rows(database_url, "metrics_daily")[-1].changes == {
+        "downloads": {"old": 12, "new": None}, "completion_rate": {"old": 0.5, "new": 0.25},
+        "ctr": {"old": None, "new": 0.125}}
 
     import_text(database_url, tid, "deals", "campaign_id,name,stage\ncamp-1,Acme,lead\n", source="sheets")
     import_text(database_url, tid, "deals", "campaign_id,name,stage\ncamp-1,Acme Q1,proposal\n", source="zapier")

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import Date, Float, Numeric, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from ..history import changed_columns, record_changes, row_key
-from ..models import EtlImport, utcnow
+from ..models import EtlImport, RowHistory, utcnow
 from .spec import TableSpec
 
 INSERTED, UPDATED, UNCHANGED = "inserted", "updated", "unchanged"
@@ -66,16 +66,15 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
             for record in records:
                 copy.write_row([record[name] for name in columns])
 
-        stored: dict[tuple, dict] = {}
-        if spec.keeps_history and values:
-            # The values these rows hold now, for their history. Locked (in key order, as the upsert below
-            # takes them) so that no concurrent import changes them between this read and the write.
+        history = spec.keeps_history and bool(values)
+        if history:
+            # Lock the rows this batch will change, in key order (as the upsert below takes them), so that
+            # what the upsert reads as their old values is still what they hold when it writes.
             cursor.execute(
-                f"SELECT {', '.join('s.' + _quote(n) for n in key)}, {', '.join('t.' + _quote(n) for n in values)} "
-                f"FROM hub_staging s JOIN {table} t ON t.tenant_id = %(tenant_id)s AND "
+                f"SELECT count(*) FROM (SELECT 1 FROM hub_staging s JOIN {table} t ON t.tenant_id = %(tenant_id)s AND "
                 + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key)
-                + f" ORDER BY {', '.join('t.' + _quote(n) for n in key)} FOR UPDATE OF t", {"tenant_id": tenant_id})
-            stored = {tuple(row[:len(key)]): dict(zip(values, row[len(key):])) for row in cursor.fetchall()}
+                + f" ORDER BY {', '.join('t.' + _quote(n) for n in key)} FOR UPDATE OF t) locked",
+                {"tenant_id": tenant_id})
 
         insert_columns = ["tenant_id", *columns, *defaults, "import_id", spec.touched_at]
         select_list = ["%(tenant_id)s", *map(_quote, columns), *(f"%(default_{n})s" for n in defaults), "%(import_id)s", "%(now)s"]
@@ -92,25 +91,69 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
         else:
             on_conflict = "DO NOTHING"
         # Rows go in key order so that concurrent imports lock shared rows in the same order: no deadlocks.
-        cursor.execute(
+        upsert = (
             f"INSERT INTO {table} AS t ({', '.join(map(_quote, insert_columns))}) "
             f"SELECT {', '.join(select_list)} FROM hub_staging ORDER BY {', '.join(map(_quote, key))} "
             f"ON CONFLICT (tenant_id, {', '.join(map(_quote, key))}) {on_conflict} "
-            f"RETURNING {', '.join('t.' + _quote(n) for n in key)}, (t.xmax = 0) AS inserted",
-            {
-                "tenant_id": tenant_id,
-                "import_id": import_id,
-                "now": utcnow(),
-                **{f"default_{n}": value for n, value in defaults.items()},
-            },
+            f"RETURNING {', '.join('t.' + _quote(n) for n in key)}, (t.xmax = 0) AS inserted"
         )
+        parameters = {
+            "tenant_id": tenant_id,
+            "import_id": import_id,
+            "now": utcnow(),
+            **{f"default_{n}": value for n, value in defaults.items()},
+        }
+        if history:
+            upsert, parameters = _with_history(session, spec, key, values, upsert, parameters)
+        cursor.execute(upsert, parameters)
         written = {tuple(row[:-1]): INSERTED if row[-1] else UPDATED for row in cursor.fetchall()}
-    outcomes = [written.get(tuple(record[name] for name in key), UNCHANGED) for record in records]
-    if stored:
-        _keep_history(session, spec, tenant_id, import_id, [
-            (row_key([record[n] for n in key]), changed_columns(stored[tuple(record[n] for n in key)], record, values))
-            for record, outcome in zip(records, outcomes) if outcome == UPDATED])
-    return outcomes
+    return [written.get(tuple(record[name] for name in key), UNCHANGED) for record in records]
+
+
+def _with_history(session, spec: TableSpec, key: list[str], values: list[str], upsert: str, parameters: dict):
+    """The upsert, made to write each updated row's history in the same statement: the changed columns'
+    old and new values, as `hub.history.changed_columns` does on SQLite, without the rows travelling
+    to Python and back. Every part of one statement reads the same snapshot, so `old` holds the values
+    from before the upsert (the rows are locked, so nothing else changed them since)."""
+    table = _quote(spec.table.name)
+    imp = session.get(EtlImport, parameters["import_id"])  # already in the session: the pipeline holds it
+    returning = ", ".join(["t.id", *("t." + _quote(n) for n in values)])
+    changes = " || ".join(
+        f"CASE WHEN o.{_quote(n)} IS DISTINCT FROM w.{_quote(n)} THEN jsonb_build_object({_literal(n)}, "
+        f"jsonb_build_object('old', {_json(spec, 'o', n)}, 'new', {_json(spec, 'w', n)})) ELSE '{{}}'::jsonb END"
+        for n in values)
+    row_key = f"concat_ws('|', {', '.join(_key_text(spec, 'w', n) for n in key)})"
+    statement = (
+        f"WITH old AS MATERIALIZED (SELECT t.id, {', '.join('t.' + _quote(n) for n in values)} FROM hub_staging s "
+        f"JOIN {table} t ON t.tenant_id = %(tenant_id)s AND "
+        + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key) + "), "
+        f"written AS ({upsert}, {returning}), "
+        f"history AS (INSERT INTO {RowHistory.__tablename__} (tenant_id, table_name, row_key, changes, source, import_id, changed_at) "
+        f"SELECT %(tenant_id)s, %(history_table)s, {row_key}, {changes}, %(history_source)s, %(import_id)s, %(now)s "
+        f"FROM written w JOIN old o ON o.id = w.id WHERE NOT w.inserted) "
+        f"SELECT {', '.join('w.' + _quote(n) for n in key)}, w.inserted FROM written w"
+    )
+    return statement, dict(parameters, history_table=spec.name, history_source=imp.source if imp else "import")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _json(spec: TableSpec, alias: str, name: str) -> str:
+    """A column's value as JSON the way `hub.history.jsonable` writes it: dates ISO, decimals as text."""
+    column = f"{alias}.{_quote(name)}"
+    if isinstance(spec.table.c[name].type, Numeric) and not isinstance(spec.table.c[name].type, Float):
+        return f"to_jsonb({column}::text)"
+    return f"to_jsonb({column})"
+
+
+def _key_text(spec: TableSpec, alias: str, name: str) -> str:
+    """A key value as `hub.history.row_key` writes it: a date as YYYY-MM-DD whatever the session's DateStyle."""
+    column = f"{alias}.{_quote(name)}"
+    if isinstance(spec.table.c[name].type, Date):
+        return f"to_char({column}, 'YYYY-MM-DD')"
+    return f"{column}::text"
 
 
 def _apply_generic(session, spec, present, tenant_id, import_id, records) -> list[str]:
