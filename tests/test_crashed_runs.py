@@ -60,6 +60,42 @@ def _wait_until_midway(postgres_url: str, import_id: str, timeout: float = 60) -
     raise AssertionError("the import never got going")
 
 
+def _job_processes(worker_pid: int) -> list[int]:
+    """The worker's job processes (RQ's work horses). RQ puts each in its own process group, so killing
+    the worker's group leaves them running: they are found by their parent, while it is alive."""
+    children = []
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:  # it ended meanwhile
+            continue
+        if int(fields[1]) == worker_pid:
+            children.append(int(entry))
+    return children
+
+
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"  # dead, waiting to be reaped
+    except FileNotFoundError:
+        return True
+
+
+def _kill(pids: list[int]) -> None:
+    """SIGKILL each process and wait until it is dead, so that nothing it held outlives the test."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    deadline = time.monotonic() + 10
+    while not all(_gone(pid) for pid in pids):
+        assert time.monotonic() < deadline, f"processes {pids} outlived SIGKILL"
+        time.sleep(0.05)
+
+
 def _completion_events(postgres_url: str, import_id: str) -> list[str]:
     session = observer(postgres_url)
     try:
@@ -89,7 +125,8 @@ def test_a_worker_killed_mid_import_is_replaced_and_the_import_completes_exactly
     try:
         midway = _wait_until_midway(postgres_url, import_id)
     finally:
-        os.killpg(worker.pid, signal.SIGKILL)  # the worker and its job process, with no chance to clean up
+        # The worker and its job process, with no chance to clean up.
+        _kill([*_job_processes(worker.pid), worker.pid])
         worker.wait()
     killed_at = time.monotonic()
     stuck = _import(postgres_url, import_id)
@@ -110,6 +147,8 @@ def test_an_orphaned_job_process_and_a_second_run_give_one_run(postgres_url, red
     worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--burst"], env=env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _wait_until_midway(postgres_url, import_id)
+    orphans = _job_processes(worker.pid)
+    assert orphans, "the worker runs the import in a job process"
     os.kill(worker.pid, signal.SIGKILL)  # only the worker's main process: its job process goes on, orphaned
     worker.wait()
 
@@ -119,10 +158,7 @@ def test_an_orphaned_job_process_and_a_second_run_give_one_run(postgres_url, red
     while _import(postgres_url, import_id).status == "running" and time.monotonic() < deadline:
         time.sleep(0.1)
     _assert_exact(postgres_url, import_id)
-    try:
-        os.killpg(worker.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
+    _kill(orphans)  # whatever the orphan does after the import, it does not reach into the next test
 
 
 def test_a_due_retry_runs_with_plain_rq_workers_after_a_reconcile(postgres_url, redis_url):
