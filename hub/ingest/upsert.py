@@ -69,10 +69,13 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
         history = spec.keeps_history and bool(values)
         if history:
             # Lock the rows this batch will change, in key order (as the upsert below takes them), so that
-            # what the upsert reads as their old values is still what they hold when it writes.
+            # what the upsert reads as their old values is still what they hold when it writes. Only those:
+            # locking writes to every locked row, and a replay changes none.
             cursor.execute(
                 f"SELECT count(*) FROM (SELECT 1 FROM hub_staging s JOIN {table} t ON t.tenant_id = %(tenant_id)s AND "
                 + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key)
+                + f" WHERE ({', '.join('t.' + _quote(n) for n in values)}) IS DISTINCT FROM "
+                f"({', '.join('s.' + _quote(n) for n in values)})"
                 + f" ORDER BY {', '.join('t.' + _quote(n) for n in key)} FOR UPDATE OF t) locked",
                 {"tenant_id": tenant_id})
 
@@ -114,7 +117,9 @@ def _with_history(session, spec: TableSpec, key: list[str], values: list[str], u
     """The upsert, made to write each updated row's history in the same statement: the changed columns'
     old and new values, as `hub.history.changed_columns` does on SQLite, without the rows travelling
     to Python and back. Every part of one statement reads the same snapshot, so `old` holds the values
-    from before the upsert (the rows are locked, so nothing else changed them since)."""
+    from before the upsert; the rows that differ were locked by the statement before, so nothing else
+    changed them since. (A row that equalled its input then and that another import changes within
+    these few milliseconds is updated with an old value one change behind in its history.)"""
     table = _quote(spec.table.name)
     imp = session.get(EtlImport, parameters["import_id"])  # already in the session: the pipeline holds it
     returning = ", ".join(["t.id", *("t." + _quote(n) for n in values)])
