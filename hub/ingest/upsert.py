@@ -109,7 +109,13 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
         if history:
             upsert, parameters = _with_history(session, spec, key, values, upsert, parameters)
         cursor.execute(upsert, parameters)
-        written = {tuple(row[:-1]): INSERTED if row[-1] else UPDATED for row in cursor.fetchall()}
+        returned = cursor.fetchall()
+    # A batch is most often all new (a first import) or all unchanged (a replay): no need to match rows then.
+    if not returned:
+        return [UNCHANGED] * len(records)
+    if len(returned) == len(records) and all(row[-1] for row in returned):
+        return [INSERTED] * len(records)
+    written = {tuple(row[:-1]): INSERTED if row[-1] else UPDATED for row in returned}
     return [written.get(tuple(record[name] for name in key), UNCHANGED) for record in records]
 
 
