@@ -210,10 +210,12 @@ def charge_rows(session: Session, settings: Settings, tenant_id: int, rows: int)
     return charge(session, settings, tenant_id, ROWS, rows)
 
 
-def admit_import(session: Session, settings: Settings, imp: EtlImport) -> QuotaExceeded | None:
+def admit_import(session: Session, settings: Settings, imp: EtlImport, rows: int | None = None) -> QuotaExceeded | None:
     """Charge the rows of an import created in this (uncommitted) transaction. Over the quota the
-    transaction is rolled back: the import and its payload are not stored, and nothing is counted."""
-    exceeded = charge_rows(session, settings, imp.tenant_id, count_rows(session, imp))
+    transaction is rolled back: the import and its payload are not stored, and nothing is counted.
+    `rows`: the count when the caller has already read the input the way its run will (a sheet push
+    the view parsed); without it the stored input is read back and counted."""
+    exceeded = charge_rows(session, settings, imp.tenant_id, count_rows(session, imp) if rows is None else rows)
     if exceeded is not None:
         session.rollback()
     return exceeded

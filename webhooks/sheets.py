@@ -8,6 +8,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from hub.apidoc import answer, header, json_body, obj, operation, ref
 from hub.ingest.intake import create_import
+from hub.ingest.readers import sheet_push_row_count
 from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.ingest.summary import import_summary
 from hub.ingest.spec import SHEETS
@@ -126,7 +127,8 @@ def receive_push(tenant_slug: str):
     )
     if not created:  # the same push_id again: the same import, nothing processed twice
         return _accepted(imp, replayed=True)
-    if exceeded := admit_import(session, settings(), imp):  # over the rows quota: refused whole, nothing kept
+    # Over the rows quota: refused whole, nothing kept. The rows are counted on the push parsed above.
+    if exceeded := admit_import(session, settings(), imp, rows=sheet_push_row_count(push, body)):
         return over_quota(exceeded)
     session.commit()  # the push is in the database before the script hears "accepted"
     enqueue_import(settings(), imp.id)
