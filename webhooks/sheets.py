@@ -131,8 +131,10 @@ def receive_push(tenant_slug: str):
     if exceeded := admit_import(session, settings(), imp, rows=sheet_push_row_count(push, body)):
         return over_quota(exceeded)
     session.commit()  # the push is in the database before the script hears "accepted"
-    enqueue_import(settings(), imp.id)
-    session.refresh(imp)
+    # Its job id is new with the import, so no pending job can hold it. Queued on RQ, the import is
+    # still as committed ('queued'); only a job run inline has moved it on.
+    if enqueue_import(settings(), imp.id, new=True) == "inline":
+        session.refresh(imp)
     return _accepted(imp, replayed=False)
 
 
