@@ -58,9 +58,11 @@ def create_import(
     context = dict(context or {})
     if not context.get("locale"):
         # An input that names no locale is read in its tenant's (set-locale), else the hub's default.
-        tenant_locale = session.scalar(select(Tenant.locale).where(Tenant.id == tenant_id))
-        if tenant_locale:
-            context["locale"] = tenant_locale
+        # The caller has usually just read the tenant (to authenticate it): get() takes that row and
+        # asks the database only when the session has none.
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is not None and tenant.locale:
+            context["locale"] = tenant.locale
     imp = EtlImport(
         id=new_import_id(),
         tenant_id=tenant_id,
