@@ -98,13 +98,15 @@ def receive_push(tenant_slug: str):
     try:
         spreadsheet_id = checked_spreadsheet_id(push.get("spreadsheet_id"))
         # Signed by this tenant is not enough: the spreadsheet must be its own, or the hub would read
-        # and write another tenant's sheet on this tenant's say-so.
-        accept_push_from(session, tenant.id, tenant.slug, spreadsheet_id)
+        # and write another tenant's sheet on this tenant's say-so. Its own is marked as the one that
+        # pushed last by the statement that finds it; any other goes through the registration rules.
+        if not touch(session, tenant.id, spreadsheet_id):
+            accept_push_from(session, tenant.id, tenant.slug, spreadsheet_id)
+            touch(session, tenant.id, spreadsheet_id)
     except SpreadsheetRefused as refusal:
         return json_error(403, str(refusal))
     except ValueError as error:
         return json_error(422, str(error))
-    touch(session, tenant.id, spreadsheet_id)
 
     # The spreadsheet's own locale (the Apps Script sends getSpreadsheetLocale(), e.g. de_DE): its text
     # cells are read the way that sheet shows numbers and dates.
