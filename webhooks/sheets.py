@@ -15,7 +15,7 @@ from hub.ingest.spec import SHEETS
 from hub.ingest.tables import SHEET_TABLES, switched_off
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
-from hub.quotas import admit_import, charge_request, over_quota
+from hub.quotas import admit_import, charge_request, limits_for, over_quota
 from hub.request_limits import bounded_json_loads
 from hub.sheets.ownership import SpreadsheetRefused, accept_push_from, checked_spreadsheet_id, touch
 from hub.tenants import tenant_with_secret
@@ -76,7 +76,8 @@ def receive_push(tenant_slug: str):
     tenant, refused = _signed_by_tenant(tenant_slug, body)
     if refused is not None:
         return refused
-    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+    limits = limits_for(session, settings(), tenant.id)  # both quotas a push is charged, in one query
+    if exceeded := charge_request(session, settings(), tenant.id, "webhooks", limits=limits):
         return over_quota(exceeded)
 
     try:
@@ -130,7 +131,7 @@ def receive_push(tenant_slug: str):
     if not created:  # the same push_id again: the same import, nothing processed twice
         return _accepted(imp, replayed=True)
     # Over the rows quota: refused whole, nothing kept. The rows are counted on the push parsed above.
-    if exceeded := admit_import(session, settings(), imp, rows=sheet_push_row_count(push, body)):
+    if exceeded := admit_import(session, settings(), imp, rows=sheet_push_row_count(push, body), limits=limits):
         return over_quota(exceeded)
     session.commit()  # the push is in the database before the script hears "accepted"
     # Its job id is new with the import, so no pending job can hold it. Queued on RQ, the import is
