@@ -610,7 +610,11 @@ def main() -> int:
               f"{queued_jobs} jobs waiting on the queue", flush=True)
         processes.stop("gunicorn")
 
-        # 3. the workers
+        # 3. one push at a time, in process, while none of this run's servers or workers compete for the CPUs
+        in_process = in_process_pushes(database_url, redis_url, args.rows, args.in_process_warm_up,
+                                       args.in_process_repetitions)
+
+        # 4. the workers
         print(f"starting {args.rq_workers} burst workers ...", flush=True)
         workers_started = time.perf_counter()
         workers = [processes.start(f"worker-{n}", [PYTHON, "-m", "hub", "worker", "--burst"], env)
@@ -639,12 +643,8 @@ def main() -> int:
         write_back_failed = FailedJobRegistry("hub", connection=redis).get_job_ids()
         left = Queue("hub", connection=redis).count
 
-        # 4. Sheets API calls of write-back, mocked at the wire
+        # 5. Sheets API calls of write-back, mocked at the wire
         counts = sheets_calls_for_write_back(database_url, [10, 1_000, 10_000], service_account_file(tmp))
-
-        # 5. one push at a time, in process
-        in_process = in_process_pushes(database_url, redis_url, args.rows, args.in_process_warm_up,
-                                       args.in_process_repetitions)
 
         # --- report ---
         print("\n== results")
