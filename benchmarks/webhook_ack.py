@@ -8,17 +8,23 @@ real processes: gunicorn serving `wsgi:app`, PostgreSQL, Redis and `python -m hu
 What it does:
   1. creates a fresh database hub_bench_ack_<random>, migrates it (`python -m hub db upgrade`),
      creates the tenant `bench` (`python -m hub tenant create bench`) and reads its sheets secret;
-  2. starts gunicorn on a free 127.0.0.1 port and waits for GET /healthz;
-  3. with NO RQ worker running, fires --pushes signed pushes of --rows rows each at once (one thread
-     and one requests.Session per push; one sheet of pushes x rows rows split the way the Apps Script
-     splits it, so every (day, episode_id, source) key is distinct). Each push is signed just before it
-     is sent. It asserts every answer is 202, then checks the database: one etl_imports row per push,
-     status 'queued', and the stored chunks byte-identical to the body sent. Since no worker ran,
-     everything there was written before the ack;
-  4. starts --rq-workers `python -m hub worker --burst` processes and times until every import is
-     'completed' and metrics_daily holds pushes x rows rows (polling the database every 0.2 s), then
+  2. the baseline: starts gunicorn with the same workers and threads serving benchmarks/noop_wsgi.py
+     (a Flask view that reads the body and answers 202, nothing else) and fires the same two bursts at
+     it as at the hub below: "cold" (the first requests after start) and "warm" (a second burst);
+  3. starts gunicorn serving `wsgi:app` and, with NO RQ worker running, fires --pushes signed pushes of
+     --rows rows each at once, twice (cold, then warm; one thread and one requests.Session per push;
+     one sheet of 2 x pushes x rows rows split the way the Apps Script splits it, so every
+     (day, episode_id, source) key is distinct). Each push is signed just before it is sent. It asserts
+     every answer is 202, then checks the database: one etl_imports row per push, status 'queued', and
+     the stored chunks byte-identical to the body sent. Since no worker ran, everything there was
+     written before the ack;
+  4. one push at a time in this process (Flask's test client): --in-process-repetitions pushes after
+     --in-process-warm-up through `hub.create_app` on the same PostgreSQL and Redis (a tenant and a
+     queue of their own), and as many through the do-nothing app;
+  5. starts --rq-workers `python -m hub worker --burst` processes and times until every import is
+     'completed' and metrics_daily holds 2 x pushes x rows rows (polling the database every 0.2 s), then
      waits for the workers to drain the write-back jobs (to the local workbook) and exit;
-  5. counts, with the HTTP wire mocked by `responses` (the approach of tests/test_writeback.py), the
+  6. counts, with the HTTP wire mocked by `responses` (the approach of tests/test_writeback.py), the
      Sheets API calls gspread makes to write back 10, 1,000 and 10,000 rows.
 
 Only correctness is asserted; times are printed, never asserted. All traffic stays on 127.0.0.1
@@ -27,6 +33,7 @@ Only correctness is asserted; times are printed, never asserted. All traffic sta
 Usage:
     .venv/bin/python benchmarks/webhook_ack.py [--pushes 50] [--rows 500] [--gunicorn-workers 4]
         [--gunicorn-threads 1] [--rq-workers 2] [--postgres-url URL] [--redis-db 12]
+        [--in-process-repetitions 300] [--in-process-warm-up 30] [--only-in-process]
 """
 from __future__ import annotations
 
