@@ -8,17 +8,23 @@ real processes: gunicorn serving `wsgi:app`, PostgreSQL, Redis and `python -m hu
 What it does:
   1. creates a fresh database hub_bench_ack_<random>, migrates it (`python -m hub db upgrade`),
      creates the tenant `bench` (`python -m hub tenant create bench`) and reads its sheets secret;
-  2. starts gunicorn on a free 127.0.0.1 port and waits for GET /healthz;
-  3. with NO RQ worker running, fires --pushes signed pushes of --rows rows each at once (one thread
-     and one requests.Session per push; one sheet of pushes x rows rows split the way the Apps Script
-     splits it, so every (day, episode_id, source) key is distinct). Each push is signed just before it
-     is sent. It asserts every answer is 202, then checks the database: one etl_imports row per push,
-     status 'queued', and the stored chunks byte-identical to the body sent. Since no worker ran,
-     everything there was written before the ack;
-  4. starts --rq-workers `python -m hub worker --burst` processes and times until every import is
-     'completed' and metrics_daily holds pushes x rows rows (polling the database every 0.2 s), then
+  2. the baseline: starts gunicorn with the same workers and threads serving benchmarks/noop_wsgi.py
+     (a Flask view that reads the body and answers 202, nothing else) and fires the same two bursts at
+     it as at the hub below: "cold" (the first requests after start) and "warm" (a second burst);
+  3. starts gunicorn serving `wsgi:app` and, with NO RQ worker running, fires --pushes signed pushes of
+     --rows rows each at once, twice (cold, then warm; one thread and one requests.Session per push;
+     one sheet of 2 x pushes x rows rows split the way the Apps Script splits it, so every
+     (day, episode_id, source) key is distinct). Each push is signed just before it is sent. It asserts
+     every answer is 202, then checks the database: one etl_imports row per push, status 'queued', and
+     the stored chunks byte-identical to the body sent. Since no worker ran, everything there was
+     written before the ack;
+  4. one push at a time in this process (Flask's test client): --in-process-repetitions pushes after
+     --in-process-warm-up through `hub.create_app` on the same PostgreSQL and Redis (a tenant and a
+     queue of their own), and as many through the do-nothing app;
+  5. starts --rq-workers `python -m hub worker --burst` processes and times until every import is
+     'completed' and metrics_daily holds 2 x pushes x rows rows (polling the database every 0.2 s), then
      waits for the workers to drain the write-back jobs (to the local workbook) and exit;
-  5. counts, with the HTTP wire mocked by `responses` (the approach of tests/test_writeback.py), the
+  6. counts, with the HTTP wire mocked by `responses` (the approach of tests/test_writeback.py), the
      Sheets API calls gspread makes to write back 10, 1,000 and 10,000 rows.
 
 Only correctness is asserted; times are printed, never asserted. All traffic stays on 127.0.0.1
@@ -27,6 +33,7 @@ Only correctness is asserted; times are printed, never asserted. All traffic sta
 Usage:
     .venv/bin/python benchmarks/webhook_ack.py [--pushes 50] [--rows 500] [--gunicorn-workers 4]
         [--gunicorn-threads 1] [--rq-workers 2] [--postgres-url URL] [--redis-db 12]
+        [--in-process-repetitions 300] [--in-process-warm-up 30] [--only-in-process]
 """
 from __future__ import annotations
 
@@ -166,12 +173,19 @@ class Processes:
         self.started.append((name, proc, log))
         return proc
 
+    def stop(self, name: str) -> None:
+        self._stop([proc for started_name, proc, _ in self.started if started_name == name])
+
     def stop_all(self) -> None:
-        for _, proc, _ in self.started:
+        self._stop([proc for _, proc, _ in self.started])
+
+    @staticmethod
+    def _stop(procs: list[subprocess.Popen]) -> None:
+        for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)  # gunicorn and rq both shut down their children on TERM
         deadline = time.monotonic() + STOP_GRACE_S
-        for _, proc, _ in self.started:
+        for proc in procs:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -257,6 +271,36 @@ def fire_pushes(base_url: str, secret: str, bodies: list[tuple[str, bytes]], thr
     return acks, phase_seconds
 
 
+def start_gunicorn(processes: Processes, name: str, app_spec: str, args, env: dict) -> str:
+    """gunicorn serving `app_spec` with this run's workers and threads; returns its base URL once /healthz answers."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    argv = [GUNICORN, "-w", str(args.gunicorn_workers), "-b", f"127.0.0.1:{port}"]
+    if args.gunicorn_threads > 1:
+        argv += ["-k", "gthread", "--threads", str(args.gunicorn_threads)]
+    gunicorn = processes.start(name, argv + [app_spec], env)
+    try:
+        ready = wait_healthy(base_url, gunicorn)
+    except RuntimeError:
+        print(f"{name} log (tail):\n" + processes.tail(name, 15))
+        raise
+    print(f"{name} ({app_spec}) up on {base_url} in {ready:.1f} s", flush=True)
+    return base_url
+
+
+def fire_burst(base_url: str, secret: str, bodies: list[tuple[str, bytes]], threads: int, label: str,
+               processes: Processes, log_name: str) -> tuple[list[Ack], float]:
+    """One burst of pushes; every one must be answered 202."""
+    acks, seconds = fire_pushes(base_url, secret, bodies, threads)
+    refused = [a for a in acks if a.status != 202]
+    if refused:
+        for a in refused[:10]:
+            print(f"  {label}: push {a.push_id}: HTTP {a.status} {a.answer}")
+        print(f"{log_name} log (tail):\n" + processes.tail(log_name))
+    assert not refused, f"{label}: {len(refused)} of {len(acks)} pushes were not answered 202"
+    return acks, seconds
+
+
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile (p in 0..100) of the values."""
     ordered = sorted(values)
@@ -316,6 +360,81 @@ def import_failures(database_url: str, limit: int = 5) -> list[str]:
     lines += [f"row error: row {row} {column}: {message}" for row, column, message in query(database_url, """
         SELECT row_number, "column", message FROM etl_row_errors ORDER BY id LIMIT :n""", n=limit)]
     return lines
+
+
+# --- one push in process ----------------------------------------------------------------------
+
+IN_PROCESS_TENANT = "bench-in-process"
+IN_PROCESS_QUEUE = "bench-in-process"  # no worker listens: the jobs stay queued until the Redis db is flushed
+
+
+def in_process_pushes(database_url: str, redis_url: str, rows_per_push: int, warm_up: int, repetitions: int) -> dict:
+    """One push at a time through Flask's test client: the hub's view (`hub.create_app` on this run's
+    PostgreSQL and Redis) beside a do-nothing Flask view (benchmarks/noop_wsgi.py) fed the same bodies.
+
+    The pushes go to a tenant of their own, on a queue no worker reads, with quotas far above what the
+    run uses (still charged on every push, as always). Bodies and signatures are made before the clock
+    starts; each sample is one `client.post`."""
+    from hub import create_app
+    from hub.db import make_session_factory
+    from hub.tenants import create_tenant
+
+    from benchmarks.noop_wsgi import app as noop_app
+
+    with make_session_factory(database_url)() as session:
+        _, secrets = create_tenant(session, IN_PROCESS_TENANT, None, SECRET_KEY)
+        session.commit()
+    hub_app = create_app({"database_url": database_url, "redis_url": redis_url, "secret_key": SECRET_KEY,
+                          "queue_name": IN_PROCESS_QUEUE, "quota_rows_per_day": 10 ** 9,
+                          "quota_webhooks_per_minute": 10 ** 6})
+    rows = sheet_rows(rows_per_push)
+    url = f"/webhooks/sheets/{IN_PROCESS_TENANT}"
+
+    def requests_for(count: int) -> list[tuple[bytes, dict]]:
+        out = []
+        for _ in range(count):
+            body = json.dumps({"push_id": str(uuid.uuid4()), "spreadsheet_id": "bench-in-process",
+                               "sheet": "metrics_daily", "header": HEADER, "rows": rows}, separators=(",", ":")).encode()
+            out.append((body, signed_headers(secrets["sheets"], body)))
+        return out
+
+    def timed(client, signed: list[tuple[bytes, dict]], check) -> list[float]:
+        samples = []
+        for body, headers in signed:
+            started = time.perf_counter()
+            response = client.post(url, data=body, headers=headers)
+            samples.append((time.perf_counter() - started) * 1000)
+            check(response)
+        return samples
+
+    def accepted_by_hub(response) -> None:
+        assert response.status_code == 202 and response.get_json()["status"] == "queued", \
+            f"in-process push: HTTP {response.status_code} {response.get_data(as_text=True)[:300]}"
+
+    def accepted_by_noop(response) -> None:
+        assert response.status_code == 202, f"do-nothing push: HTTP {response.status_code}"
+
+    results = {}
+    for name, app, check in (("flask", noop_app, accepted_by_noop), ("hub", hub_app, accepted_by_hub)):
+        client = app.test_client()
+        timed(client, requests_for(warm_up), check)
+        results[name] = timed(client, requests_for(repetitions), check)
+
+    stored = query(database_url, """
+        SELECT count(*) FROM etl_imports i JOIN tenants t ON t.id = i.tenant_id
+        WHERE t.slug = :slug AND i.status = 'queued' AND i.size_bytes > 0""", slug=IN_PROCESS_TENANT)[0][0]
+    assert stored == warm_up + repetitions, f"in-process pushes: expected {warm_up + repetitions} imports, found {stored}"
+    return results
+
+
+def report_in_process(samples: dict, rows_per_push: int) -> None:
+    hub_ms, flask_ms = samples["hub"], samples["flask"]
+    print(f"one push in process ({len(hub_ms)} after warm-up, {rows_per_push} rows, Flask test client), ms:")
+    for name, values in (("hub", hub_ms), ("do-nothing", flask_ms)):
+        print(f"  {name:>10}:  median {statistics.median(values):6.2f}  p90 {percentile(values, 90):6.2f}  "
+              f"p99 {percentile(values, 99):6.2f}  (min {min(values):.2f})")
+    print(f"  hub - do-nothing: median {statistics.median(hub_ms) - statistics.median(flask_ms):.2f} ms "
+          f"(aim: hub median <= 4 ms)")
 
 
 # --- Sheets API calls of write-back, at the wire ----------------------------------------------
@@ -421,6 +540,10 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, default=600,
                         help="seconds to wait for the burst workers to finish the write-backs and exit (default: 600)")
     parser.add_argument("--postgres-url", default=DEFAULT_ADMIN_URL, help=f"admin database URL (default: {DEFAULT_ADMIN_URL})")
+    parser.add_argument("--in-process-repetitions", type=int, default=300,
+                        help="pushes timed one at a time in process, hub and do-nothing each (default: 300)")
+    parser.add_argument("--in-process-warm-up", type=int, default=30, help="untimed pushes before those (default: 30)")
+    parser.add_argument("--only-in-process", action="store_true", help="skip gunicorn and the workers: only the in-process pushes")
     parser.add_argument("--redis-db", type=int, default=12, help="Redis database number on 127.0.0.1:6379, flushed (default: 12)")
     args = parser.parse_args()
 
@@ -430,10 +553,10 @@ def main() -> int:
 
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
     redis = Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=10)
-    expected_rows = args.pushes * args.rows
+    expected_rows = 2 * args.pushes * args.rows  # a cold burst and a warm one
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}")
     kind = "sync" if args.gunicorn_threads <= 1 else f"gthread, {args.gunicorn_threads} threads each"
-    print(f"setup: {args.pushes} pushes x {args.rows} rows = {expected_rows:,} rows; gunicorn {args.gunicorn_workers} "
+    print(f"setup: 2 bursts of {args.pushes} pushes x {args.rows} rows = {expected_rows:,} rows; gunicorn {args.gunicorn_workers} "
           f"workers ({kind}); {args.rq_workers} rq burst workers; {args.client_threads} client threads", flush=True)
 
     tmp = Path(tempfile.mkdtemp(prefix="hub_bench_ack_"))
@@ -450,52 +573,60 @@ def main() -> int:
             "HUB_REDIS_URL": redis_url,
             "HUB_SECRET_KEY": SECRET_KEY,
             "HUB_ADMIN_TOKEN": ADMIN_TOKEN,
-            "HUB_WORKBOOK_PATH": str(tmp / "workbook.xlsx"),
+            "HUB_WORKBOOK_DIR": str(tmp / "workbooks"),
             "HUB_QUEUE": "hub",
         })
         print(f"database: {database_url.rsplit('/', 1)[-1]}; redis db {args.redis_db}", flush=True)
         hub_cli(env, "db", "upgrade")
         secret = json.loads(hub_cli(env, "tenant", "create", TENANT))["secrets"]["sheets"]
 
-        # 1. gunicorn
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        argv = [GUNICORN, "-w", str(args.gunicorn_workers), "-b", f"127.0.0.1:{port}"]
-        if args.gunicorn_threads > 1:
-            argv += ["-k", "gthread", "--threads", str(args.gunicorn_threads)]
-        gunicorn = processes.start("gunicorn", argv + ["wsgi:app"], env)
-        try:
-            ready = wait_healthy(base_url, gunicorn)
-        except RuntimeError:
-            print("gunicorn log (tail):\n" + processes.tail("gunicorn", 15))
-            raise
-        print(f"gunicorn up on {base_url} in {ready:.1f} s", flush=True)
+        if args.only_in_process:
+            report_in_process(in_process_pushes(database_url, redis_url, args.rows, args.in_process_warm_up,
+                                                args.in_process_repetitions), args.rows)
+            return 0
 
-        # 2. the burst of pushes, no worker running
-        bodies = push_bodies(args.pushes, args.rows)
+        bodies = push_bodies(2 * args.pushes, args.rows)  # a cold burst, then a warm one: distinct keys throughout
+        bursts = {"cold": bodies[:args.pushes], "warm": bodies[args.pushes:]}
         sizes = [len(b) for _, b in bodies]
-        print(f"firing {len(bodies)} pushes ({min(sizes):,}-{max(sizes):,} bytes each) ...", flush=True)
-        acks, ack_seconds = fire_pushes(base_url, secret, bodies, min(args.client_threads, len(bodies)))
-        refused = [a for a in acks if a.status != 202]
-        if refused:
-            for a in refused[:10]:
-                print(f"  push {a.push_id}: HTTP {a.status} {a.answer}")
-            print("gunicorn log (tail):\n" + processes.tail("gunicorn"))
-        assert not refused, f"{len(refused)} of {len(acks)} pushes were not answered 202"
+        threads = min(args.client_threads, args.pushes)
+
+        # 1. the baseline: a do-nothing Flask app, same gunicorn settings, same bursts
+        latencies: dict[tuple[str, str], list[float]] = {}
+        base_url = start_gunicorn(processes, "gunicorn-noop", "benchmarks.noop_wsgi:app", args, env)
+        for burst, burst_bodies in bursts.items():
+            acks, _ = fire_burst(base_url, "not-checked", burst_bodies, threads, f"do-nothing {burst}",
+                                 processes, "gunicorn-noop")
+            latencies[("flask", burst)] = [a.seconds * 1000 for a in acks]
+        processes.stop("gunicorn-noop")
+
+        # 2. the hub: the same two bursts, no worker running
+        base_url = start_gunicorn(processes, "gunicorn", "wsgi:app", args, env)
+        print(f"firing {args.pushes} pushes twice ({min(sizes):,}-{max(sizes):,} bytes each) ...", flush=True)
+        acks, ack_seconds = [], {}
+        for burst, burst_bodies in bursts.items():
+            burst_acks, ack_seconds[burst] = fire_burst(base_url, secret, burst_bodies, threads, f"hub {burst}",
+                                                        processes, "gunicorn")
+            latencies[("hub", burst)] = [a.seconds * 1000 for a in burst_acks]
+            acks += burst_acks
         assert all(a.answer["status"] == "queued" and a.answer["replayed"] is False for a in acks), \
             f"unexpected ack bodies: {[a.answer for a in acks if a.answer.get('status') != 'queued'][:3]}"
         check_persisted(database_url, acks, bodies)
         queued_jobs = Queue("hub", connection=redis).count
-        assert queued_jobs == args.pushes, f"expected {args.pushes} jobs on the queue, found {queued_jobs}"
+        assert queued_jobs == len(acks), f"expected {len(acks)} jobs on the queue, found {queued_jobs}"
         print(f"all {len(acks)} answered 202; {len(acks)} etl_imports rows 'queued' with the exact bytes sent; "
               f"{queued_jobs} jobs waiting on the queue", flush=True)
+        processes.stop("gunicorn")
 
-        # 3. the workers
+        # 3. one push at a time, in process, while none of this run's servers or workers compete for the CPUs
+        in_process = in_process_pushes(database_url, redis_url, args.rows, args.in_process_warm_up,
+                                       args.in_process_repetitions)
+
+        # 4. the workers
         print(f"starting {args.rq_workers} burst workers ...", flush=True)
         workers_started = time.perf_counter()
         workers = [processes.start(f"worker-{n}", [PYTHON, "-m", "hub", "worker", "--burst"], env)
                    for n in range(args.rq_workers)]
-        seen = wait_imported(database_url, args.pushes, expected_rows, args.import_timeout, workers)
+        seen = wait_imported(database_url, len(acks), expected_rows, args.import_timeout, workers)
         if not seen["ok"]:
             print(f"IMPORT PHASE FAILED: {seen['why']}; statuses {seen['statuses']}, metrics_daily rows {seen['rows']:,}")
             for line in import_failures(database_url):
@@ -519,30 +650,36 @@ def main() -> int:
         write_back_failed = FailedJobRegistry("hub", connection=redis).get_job_ids()
         left = Queue("hub", connection=redis).count
 
-        # 4. Sheets API calls of write-back, mocked at the wire
+        # 5. Sheets API calls of write-back, mocked at the wire
         counts = sheets_calls_for_write_back(database_url, [10, 1_000, 10_000], service_account_file(tmp))
 
         # --- report ---
-        latencies_ms = [a.seconds * 1000 for a in acks]
         print("\n== results")
-        print(f"gunicorn: {args.gunicorn_workers} workers, {kind}")
-        print(f"ack latency (ms), {len(acks)} concurrent pushes of {args.rows} rows:  "
-              f"p50 {percentile(latencies_ms, 50):.0f}  p90 {percentile(latencies_ms, 90):.0f}  "
-              f"p99 {percentile(latencies_ms, 99):.0f}  max {max(latencies_ms):.0f}  "
-              f"(min {min(latencies_ms):.0f}, mean {statistics.mean(latencies_ms):.0f})")
-        print(f"ack phase: {len(acks)} requests in {ack_seconds:.2f} s = {len(acks) / ack_seconds:.1f} requests/s "
-              f"({expected_rows / ack_seconds:,.0f} rows/s accepted)")
-        print(f"persisted before the ack: {args.pushes}/{args.pushes} etl_imports rows 'queued', payloads byte-identical")
+        print(f"ack latency (ms), {args.pushes} concurrent pushes of {args.rows} rows, gunicorn {args.gunicorn_workers} "
+              f"workers ({kind}); the do-nothing Flask app served the same way, fed the same bodies:")
+        for burst in bursts:
+            hub_ms, flask_ms = latencies[("hub", burst)], latencies[("flask", burst)]
+            for name, values in (("hub", hub_ms), ("do-nothing", flask_ms)):
+                print(f"  {burst} {name:>10}:  p50 {percentile(values, 50):4.0f}  p90 {percentile(values, 90):4.0f}  "
+                      f"p99 {percentile(values, 99):4.0f}  max {max(values):4.0f}  (min {min(values):.0f}, "
+                      f"mean {statistics.mean(values):.0f})")
+            print(f"  {burst} hub / do-nothing:  p50 {percentile(hub_ms, 50) / percentile(flask_ms, 50):.2f}x  "
+                  f"p99 {percentile(hub_ms, 99) / percentile(flask_ms, 99):.2f}x  (aim: p99 <= 2x)")
+        for burst, seconds in ack_seconds.items():
+            print(f"hub ack phase, {burst}: {args.pushes} requests in {seconds:.2f} s = {args.pushes / seconds:.1f} "
+                  f"requests/s ({args.pushes * args.rows / seconds:,.0f} rows/s accepted)")
+        print(f"persisted before the ack: {len(acks)}/{len(acks)} etl_imports rows 'queued', payloads byte-identical")
         print(f"time to all rows in db ({args.rq_workers} rq workers, from starting them): {seen['seconds']:.2f} s "
-              f"= {expected_rows / seen['seconds']:,.0f} rows/s  ({seen['rows']:,} rows, {args.pushes} imports completed)")
+              f"= {expected_rows / seen['seconds']:,.0f} rows/s  ({seen['rows']:,} rows, {len(acks)} imports completed)")
         print(f"  import pipeline span (first started_at -> last finished_at): {pipeline_span:.2f} s "
               f"= {expected_rows / pipeline_span:,.0f} rows/s")
-        print(f"workers drained and exited (imports + {args.pushes} write-backs to the local workbook): "
+        print(f"workers drained and exited (imports + {len(acks)} write-backs to the local workbook): "
               f"{drained:.1f} s, exit codes {exit_codes}, jobs left {left}, failed jobs {len(write_back_failed)}")
         print("write-back Sheets API calls (gspread, wire mocked with `responses`):")
         for c in counts:
             print(f"  {c['rows']:>6,} rows: {c['sheets_calls']} calls to sheets.googleapis.com ({c['methods']}), "
                   f"{c['token_calls']} token call, batchUpdate body {c['batch_bytes'] / 1024:,.0f} KiB")
+        report_in_process(in_process, args.rows)
         if write_back_failed or None in exit_codes or any(exit_codes) or left:
             print(f"WARNING: failed jobs {write_back_failed[:5]}")
             for n in range(args.rq_workers):

@@ -93,6 +93,12 @@ def limit_for(session: Session, settings: Settings, tenant_id: int, quota: Quota
     return own if own is not None else quota.default(settings)
 
 
+def limits_for(session: Session, settings: Settings, tenant_id: int) -> dict[str, int]:
+    """Every quota's limit for the tenant, read in one query: for a request charged more than one quota."""
+    own = overrides(session, tenant_id)
+    return {name: own.get(name, quota.default(settings)) for name, quota in QUOTAS.items()}
+
+
 def set_quota(session: Session, tenant_id: int, name: str, limit: int) -> TenantQuota:
     quota = quota_named(name)
     if limit < 1:
@@ -181,14 +187,16 @@ def _exceeded(counter: FixedWindowRateLimiter, item: RateLimitItem, ids, quota: 
                          retry_after=max(1, math.ceil(reset - time.time())), unit=quota.unit)
 
 
-def charge(session: Session, settings: Settings, tenant_id: int, quota: Quota, cost: int = 1) -> QuotaExceeded | None:
+def charge(session: Session, settings: Settings, tenant_id: int, quota: Quota, cost: int = 1,
+           limits: dict[str, int] | None = None) -> QuotaExceeded | None:
     """Count `cost` against the tenant's quota; a QuotaExceeded (nothing counted) when it does not fit.
+    `limits`: the tenant's limits as `limits_for` read them in this transaction; else the one is read.
 
     A storage that cannot be reached lets the work through (logged): quotas protect the hub, they must
     not take it down with Redis."""
     if cost <= 0:
         return None
-    item = quota.window(limit_for(session, settings, tenant_id, quota))
+    item = quota.window(limits[quota.name] if limits is not None else limit_for(session, settings, tenant_id, quota))
     ids = _identifiers(tenant_id, quota)
     counter = _counter(settings)
     try:
@@ -202,18 +210,24 @@ def charge(session: Session, settings: Settings, tenant_id: int, quota: Quota, c
         return None
 
 
-def charge_request(session: Session, settings: Settings, tenant_id: int, surface: str) -> QuotaExceeded | None:
-    return charge(session, settings, tenant_id, QUOTAS[f"{surface}_per_minute"])
+def charge_request(session: Session, settings: Settings, tenant_id: int, surface: str,
+                   limits: dict[str, int] | None = None) -> QuotaExceeded | None:
+    return charge(session, settings, tenant_id, QUOTAS[f"{surface}_per_minute"], limits=limits)
 
 
-def charge_rows(session: Session, settings: Settings, tenant_id: int, rows: int) -> QuotaExceeded | None:
-    return charge(session, settings, tenant_id, ROWS, rows)
+def charge_rows(session: Session, settings: Settings, tenant_id: int, rows: int,
+                limits: dict[str, int] | None = None) -> QuotaExceeded | None:
+    return charge(session, settings, tenant_id, ROWS, rows, limits=limits)
 
 
-def admit_import(session: Session, settings: Settings, imp: EtlImport) -> QuotaExceeded | None:
+def admit_import(session: Session, settings: Settings, imp: EtlImport, rows: int | None = None,
+                 limits: dict[str, int] | None = None) -> QuotaExceeded | None:
     """Charge the rows of an import created in this (uncommitted) transaction. Over the quota the
-    transaction is rolled back: the import and its payload are not stored, and nothing is counted."""
-    exceeded = charge_rows(session, settings, imp.tenant_id, count_rows(session, imp))
+    transaction is rolled back: the import and its payload are not stored, and nothing is counted.
+    `rows`: the count when the caller has already read the input the way its run will (a sheet push
+    the view parsed); without it the stored input is read back and counted."""
+    rows = count_rows(session, imp) if rows is None else rows
+    exceeded = charge_rows(session, settings, imp.tenant_id, rows, limits=limits)
     if exceeded is not None:
         session.rollback()
     return exceeded

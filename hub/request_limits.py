@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+import numpy
 from flask import Flask, Request, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -23,29 +24,42 @@ JSON_MAX_DEPTH = 32            # our deepest real payload (a Shopify order) nest
 UPLOAD_ENDPOINTS = {"etl.upload", "tenant_page.upload"}  # the API's and the tenant page's file uploads
 WEBHOOK_BLUEPRINTS = {"sheets_webhook", "zapier_webhook", "commerce_webhooks"}
 
-# A JSON string (escapes included) or one bracket; strings are skipped so "[[[" inside one does not count.
-_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+# A JSON string, escapes included ("unrolled": no alternation per character); strings are taken out so
+# "[[[" inside one does not count.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_BRACKET_STEP = numpy.zeros(256, dtype=numpy.int32)
+_BRACKET_STEP[list(b"[{")], _BRACKET_STEP[list(b"]}")] = 1, -1
 
 
 class JSONTooDeep(ValueError):
     """A JSON document nested deeper than JSON_MAX_DEPTH; refused before a recursive parser sees it."""
 
 
+def _outside_strings(data: bytes) -> bytes:
+    """The bytes of `data` that are not inside a JSON string (an unterminated string's text stays)."""
+    if b"\\" in data:
+        return _JSON_STRING.sub(b"", data)
+    # No escapes: every other quote closes a string, so splitting on quotes alternates outside, inside.
+    pieces = data.split(b'"')
+    outside = pieces[::2]
+    if len(pieces) % 2 == 0:  # an odd number of quotes: the last one opens no string, its tail is outside
+        outside.append(pieces[-1])
+    return b"".join(outside)
+
+
 def check_json_depth(data: bytes | str, limit: int = JSON_MAX_DEPTH) -> None:
-    """Raise JSONTooDeep when brackets nest deeper than `limit`; cost is linear and needs no recursion."""
+    """Raise JSONTooDeep when brackets nest deeper than `limit`; cost is linear and needs no recursion.
+
+    The work is done in C (bytes.split, bytes.translate, numpy's cumsum), not byte by byte in Python:
+    a push of 500 rows has about 5,000 strings and 2,000 brackets."""
     if isinstance(data, str):
         data = data.encode("utf-8", "surrogatepass")
     if data.count(b"[") + data.count(b"{") <= limit:
         return  # cannot be deeper than the number of openers
-    depth = 0
-    for token in _JSON_TOKENS.finditer(data):
-        char = token.group()[:1]
-        if char in (b"[", b"{"):
-            depth += 1
-            if depth > limit:
-                raise JSONTooDeep(f"JSON nests deeper than the limit of {limit} levels")
-        elif char in (b"]", b"}"):
-            depth -= 1
+    brackets = numpy.frombuffer(_outside_strings(data).translate(None, _NOT_BRACKETS), dtype=numpy.uint8)
+    if brackets.size and numpy.cumsum(_BRACKET_STEP[brackets]).max() > limit:
+        raise JSONTooDeep(f"JSON nests deeper than the limit of {limit} levels")
 
 
 def bounded_json_loads(data: bytes | str):

@@ -144,6 +144,15 @@ def test_depth_prescan_counts_brackets_outside_strings_only():
         check_json_depth(b'{"a": ' * 40 + b"1" + b"}" * 40)
 
 
+def test_depth_prescan_without_escapes_skips_strings_and_counts_after_an_unclosed_quote():
+    check_json_depth(json.dumps({"note": "[" * 500, "rows": [["{" * 40, "]"]] * 3}).encode())
+    # A quote that closes no string opens none either: the brackets after it still nest.
+    with pytest.raises(JSONTooDeep):
+        check_json_depth(b'["a", "b", "' + deep(JSON_MAX_DEPTH + 1))
+    with pytest.raises(JSONTooDeep):
+        check_json_depth(b'{"x": "[[["}' + deep(JSON_MAX_DEPTH + 1))
+
+
 def test_100000_nested_arrays_answer_400_naming_the_limit_on_every_json_endpoint(served):
     base, secrets = served["base"], served["tenant"]["secrets"]
     body = deep(100_000)

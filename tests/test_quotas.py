@@ -22,6 +22,7 @@ from hub import create_app, quotas
 from hub.cli import main as cli_main
 from hub.config import load_settings
 from hub.db import for_tenant, make_session_factory
+from hub.ingest.readers import sheet_push_row_count
 from hub.jobs.connectors import SyncError, run_sync
 from hub.models import ConnectorState, EtlImport, MetricsDaily
 from hub.quotas import set_quota
@@ -211,6 +212,31 @@ def test_rows_from_zapier_sheets_and_the_io_api_count_against_the_same_day(clien
     assert_refused(refused, "rows_per_day", 4, 86400)
     assert sorted(i.source for i in rows(database_url, EtlImport)) == ["sheets", "sheets", "zapier"]
     assert len(rows(database_url, MetricsDaily)) == 4
+
+
+def test_a_push_is_charged_the_rows_its_run_will_read(client, database_url, tenant):
+    override(database_url, tenant["id"], "rows_per_day", 3)
+    five_rows = {"push_id": "p-bom", "spreadsheet_id": "sheet-1", "sheet": "metrics_daily",
+                 "header": ["day", "episode_id", "source", "downloads"],
+                 "rows": [{"row_number": n + 2, "values": [f"2025-04-{n + 1:02d}", "s1", "sheets", "1"]} for n in range(5)]}
+    # json.loads takes a leading BOM, the run's strict UTF-8 read refuses it: no rows, so none charged.
+    bom = "\ufeff" + json.dumps(five_rows)
+    assert client.post(f"/webhooks/sheets/{tenant['slug']}", data=bom.encode(),
+                       headers=sign(tenant["secrets"]["sheets"], bom)).status_code == 202
+    assert usage_of(database_url, tenant["id"])["rows_per_day"] == (0, 3)
+    assert push(client, tenant, 3, "p-3").status_code == 202
+    assert usage_of(database_url, tenant["id"])["rows_per_day"] == (3, 3)
+    assert_refused(push(client, tenant, 1, "p-1", first_day=20), "rows_per_day", 3, 86400)
+
+
+def test_a_parsed_push_counts_its_rows_as_the_reader_would():
+    push_rows = [{"row_number": 2, "values": ["a"]}, {"row_number": 3, "values": ["b"], "typed": [None]}]
+    body = json.dumps({"header": ["day"], "rows": push_rows}).encode()
+    assert sheet_push_row_count(json.loads(body), body) == 2
+    refused = {"header": ["day"], "rows": push_rows + [{"row_number": 4, "values": ["c"], "typed": ["c"]}]}
+    assert sheet_push_row_count(refused, json.dumps(refused).encode()) == 0  # the reader refuses it whole
+    utf16 = json.dumps({"header": ["day"], "rows": push_rows}).encode("utf-16")
+    assert sheet_push_row_count(json.loads(utf16), utf16) is None  # only the run's own read can tell
 
 
 def test_an_input_larger_than_the_whole_quota_says_so(client, database_url, tenant):

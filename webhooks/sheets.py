@@ -8,13 +8,14 @@ from flask import Blueprint, jsonify, request, url_for
 
 from hub.apidoc import answer, header, json_body, obj, operation, ref
 from hub.ingest.intake import create_import
+from hub.ingest.readers import sheet_push_row_count
 from hub.ingest.values import UnknownLocale, normalize_locale
 from hub.ingest.summary import import_summary
 from hub.ingest.spec import SHEETS
 from hub.ingest.tables import SHEET_TABLES, switched_off
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
-from hub.quotas import admit_import, charge_request, over_quota
+from hub.quotas import admit_import, charge_request, limits_for, over_quota
 from hub.request_limits import bounded_json_loads
 from hub.sheets.ownership import SpreadsheetRefused, accept_push_from, checked_spreadsheet_id, touch
 from hub.tenants import tenant_with_secret
@@ -75,7 +76,8 @@ def receive_push(tenant_slug: str):
     tenant, refused = _signed_by_tenant(tenant_slug, body)
     if refused is not None:
         return refused
-    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+    limits = limits_for(session, settings(), tenant.id)  # both quotas a push is charged, in one query
+    if exceeded := charge_request(session, settings(), tenant.id, "webhooks", limits=limits):
         return over_quota(exceeded)
 
     try:
@@ -97,13 +99,15 @@ def receive_push(tenant_slug: str):
     try:
         spreadsheet_id = checked_spreadsheet_id(push.get("spreadsheet_id"))
         # Signed by this tenant is not enough: the spreadsheet must be its own, or the hub would read
-        # and write another tenant's sheet on this tenant's say-so.
-        accept_push_from(session, tenant.id, tenant.slug, spreadsheet_id)
+        # and write another tenant's sheet on this tenant's say-so. Its own is marked as the one that
+        # pushed last by the statement that finds it; any other goes through the registration rules.
+        if not touch(session, tenant.id, spreadsheet_id):
+            accept_push_from(session, tenant.id, tenant.slug, spreadsheet_id)
+            touch(session, tenant.id, spreadsheet_id)
     except SpreadsheetRefused as refusal:
         return json_error(403, str(refusal))
     except ValueError as error:
         return json_error(422, str(error))
-    touch(session, tenant.id, spreadsheet_id)
 
     # The spreadsheet's own locale (the Apps Script sends getSpreadsheetLocale(), e.g. de_DE): its text
     # cells are read the way that sheet shows numbers and dates.
@@ -126,11 +130,14 @@ def receive_push(tenant_slug: str):
     )
     if not created:  # the same push_id again: the same import, nothing processed twice
         return _accepted(imp, replayed=True)
-    if exceeded := admit_import(session, settings(), imp):  # over the rows quota: refused whole, nothing kept
+    # Over the rows quota: refused whole, nothing kept. The rows are counted on the push parsed above.
+    if exceeded := admit_import(session, settings(), imp, rows=sheet_push_row_count(push, body), limits=limits):
         return over_quota(exceeded)
     session.commit()  # the push is in the database before the script hears "accepted"
-    enqueue_import(settings(), imp.id)
-    session.refresh(imp)
+    # Its job id is new with the import, so no pending job can hold it. Queued on RQ, the import is
+    # still as committed ('queued'); only a job run inline has moved it on.
+    if enqueue_import(settings(), imp.id, new=True) == "inline":
+        session.refresh(imp)
     return _accepted(imp, replayed=False)
 
 

@@ -6,7 +6,7 @@ import uuid
 from typing import BinaryIO
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from ..models import EtlImport, EtlImportChunk, Tenant
@@ -52,16 +52,15 @@ def create_import(
         raise UnusableInput(f"table: expected one of {', '.join(TABLES)}, found {table_name!r}")
     if input_format not in INPUT_FORMATS:
         raise UnusableInput(f"format: expected one of {', '.join(INPUT_FORMATS)}, found {input_format!r}")
-    existing = find_replay(session, tenant_id, source, dedupe_key)
-    if existing is not None:
-        return existing, False
     context = dict(context or {})
     if not context.get("locale"):
         # An input that names no locale is read in its tenant's (set-locale), else the hub's default.
-        tenant_locale = session.scalar(select(Tenant.locale).where(Tenant.id == tenant_id))
-        if tenant_locale:
-            context["locale"] = tenant_locale
-    imp = EtlImport(
+        # The caller has usually just read the tenant (to authenticate it): get() takes that row and
+        # asks the database only when the session has none.
+        tenant = session.get(Tenant, tenant_id)
+        if tenant is not None and tenant.locale:
+            context["locale"] = tenant.locale
+    values = dict(
         id=new_import_id(),
         tenant_id=tenant_id,
         source=source,
@@ -70,21 +69,27 @@ def create_import(
         filename=filename,
         dedupe_key=dedupe_key,
         status="queued",
-        context=dict(context or {}, **({"local_path": local_path} if local_path else {})),
+        context=dict(context, **({"local_path": local_path} if local_path else {})),
     )
-    try:
-        # Two copies of one keyed input can pass the lookup above together; the unique key lets one
-        # insert, and the other answers with that one's record (the savepoint keeps the caller's work).
-        with session.begin_nested():
-            session.add(imp)
-    except IntegrityError:
+    if isinstance(payload, (bytes, bytearray)):
+        values["size_bytes"] = len(payload)  # known now: no UPDATE of the record once the chunks are in
+    # A keyed input seen before (a replay, or two copies racing) is not inserted again: the unique key
+    # settles it in the INSERT itself (the copy that comes second waits for the first one's transaction),
+    # and the caller gets the first one's record.
+    imp = session.scalars(_insert(session).values(**values).on_conflict_do_nothing(
+        index_elements=["tenant_id", "source", "dedupe_key"]).returning(EtlImport)).one_or_none()
+    if imp is None:
         existing = find_replay(session, tenant_id, source, dedupe_key)
-        if existing is None:
-            raise
+        if existing is None:  # not this key's conflict after all: say so rather than lose the input
+            raise RuntimeError(f"import for {source} key {dedupe_key!r} was neither inserted nor found")
         return existing, False
     if payload is not None:
         imp.size_bytes = _store_chunks(session, imp.id, payload, max_bytes)
     return imp, True
+
+
+def _insert(session: Session):
+    return postgresql.insert(EtlImport) if session.get_bind().dialect.name == "postgresql" else sqlite.insert(EtlImport)
 
 
 def _store_chunks(session: Session, import_id: str, payload: BinaryIO | bytes, max_bytes: int | None) -> int:

@@ -408,7 +408,14 @@ def _sheet_push_rows(binary: BinaryIO) -> RowStream:
     `values` are the cells as the sheet displays them (getDisplayValues); the optional `typed` are the
     same cells' values (getValues): numbers as JSON numbers, dates as ISO `YYYY-MM-DD`, text as null.
     """
-    push = _load_json(binary)
+    push = _checked_sheet_push(_load_json(binary))
+    return RowStream(header=push["header"], rows=(
+        (r["row_number"], TypedRow(r["values"], r["typed"]) if r.get("typed") is not None else r["values"])
+        for r in push["rows"]))
+
+
+def _checked_sheet_push(push: object) -> dict:
+    """The push itself when its shape is one the reader takes, else UnusableInput naming what is wrong."""
     if not isinstance(push, dict) or not isinstance(push.get("header"), list) or not isinstance(push.get("rows"), list):
         raise UnusableInput("push: expected an object with a 'header' list and a 'rows' list")
     for index, row in enumerate(push["rows"]):
@@ -425,9 +432,26 @@ def _sheet_push_rows(binary: BinaryIO) -> RowStream:
                     or (isinstance(cell, str) and _TYPED_DAY.fullmatch(cell))):
                 raise UnusableInput(f"push: rows[{index}].typed expected numbers, ISO dates (YYYY-MM-DD) or "
                                     f"null, found {cell!r}")
-    return RowStream(header=push["header"], rows=(
-        (r["row_number"], TypedRow(r["values"], r["typed"]) if r.get("typed") is not None else r["values"])
-        for r in push["rows"]))
+    return push
+
+
+def sheet_push_row_count(push: object, payload: bytes) -> int | None:
+    """How many rows a run will read from the sheet push `payload`, counted on `push`, the caller's own
+    json.loads of those bytes, so the rows quota is charged without reading and parsing them again.
+
+    The run decodes the bytes as strict UTF-8; json.loads also takes a BOM, UTF-16 or encoded
+    surrogates. For such bytes the two parses may differ, and None says: count them as the run reads
+    them (`count_rows`). An input the reader refuses counts 0 rows, as `count_rows` counts it."""
+    if payload.startswith(codecs.BOM_UTF8):
+        return None
+    try:
+        payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    try:
+        return len(_checked_sheet_push(push)["rows"])
+    except UnusableInput:
+        return 0
 
 
 def _record_rows(binary: BinaryIO) -> RowStream:

@@ -85,8 +85,9 @@ def run_import_job(import_id: str) -> dict:
 IMPORT_JOB = JobSpec(IMPORT, rq=run_import_job, inline=execute_import)
 
 
-def enqueue_import(settings: Settings, import_id: str) -> str:
-    return IMPORT_JOB.enqueue(settings, import_id)
+def enqueue_import(settings: Settings, import_id: str, new: bool = False) -> str:
+    """`new`: the import was created by the caller's own transaction, so no job for it exists yet."""
+    return IMPORT_JOB.enqueue(settings, import_id, new=new)
 
 
 def retry_import(settings: Settings, import_id: str) -> str:

@@ -88,13 +88,15 @@ def enqueue_due_retries(settings: Settings) -> bool:
 
 
 def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Callable, inline_raises: bool = False,
-            rq_retries: bool = True) -> str:
+            rq_retries: bool = True, new: bool = False) -> str:
     """Queue `func(*args)` once under `job_id`, or run `inline(settings, *args)` when there is no Redis.
 
     Inline, a failure is logged and kept where the work records it (the import, the delivery...), as
     a worker would, unless `inline_raises`. Returns "inline", "queued", "already-queued", or "waiting"
     when Redis is unreachable: the caller has already persisted the work, and the reconciler
     enqueues it once Redis is back. `rq_retries=False`: the job keeps its own retry schedule, not RQ's.
+    `new=True`: the caller knows `job_id` was never used (it names a record the caller has just created),
+    so the look-up for a pending job, a round trip to Redis, is skipped.
     """
     if settings.jobs_inline:
         try:
@@ -105,7 +107,7 @@ def enqueue(settings: Settings, func: Callable, *args, job_id: str, inline: Call
             log.exception("job %s failed inline", job_id)
         return "inline"
     try:
-        if job_is_pending(settings, job_id):
+        if not new and job_is_pending(settings, job_id):
             return "already-queued"
         retry = Retry(max=settings.job_retries, interval=list(settings.job_retry_intervals)) if settings.job_retries and rq_retries else None
         get_queue(settings).enqueue(func, *args, job_id=job_id, retry=retry, job_timeout=3600, failure_ttl=30 * 86400)
@@ -130,9 +132,9 @@ class JobSpec:
     def job_id(self, *args: object) -> str:
         return self.kind.job_id(*args)
 
-    def enqueue(self, settings: Settings, *args: object, inline: Callable | None = None) -> str:
+    def enqueue(self, settings: Settings, *args: object, inline: Callable | None = None, new: bool = False) -> str:
         return enqueue(settings, self.rq, *args, job_id=self.job_id(*args), inline=inline or self.inline,
-                       inline_raises=self.inline_raises, rq_retries=self.rq_retries)
+                       inline_raises=self.inline_raises, rq_retries=self.rq_retries, new=new)
 
 
 def not_retried() -> None:

@@ -95,10 +95,12 @@ def _not_registered(tenant_slug: str, spreadsheet_id: str) -> SpreadsheetRefused
         f"'python -m hub tenant add-sheet {tenant_slug} {spreadsheet_id}'")
 
 
-def touch(session: Session, tenant_id: int, spreadsheet_id: str) -> None:
-    session.execute(update(TenantSpreadsheet).where(
+def touch(session: Session, tenant_id: int, spreadsheet_id: str) -> bool:
+    """Mark the spreadsheet as the tenant's one that pushed last; False (nothing marked) when it is not
+    registered to the tenant."""
+    return session.execute(update(TenantSpreadsheet).where(
         TenantSpreadsheet.tenant_id == tenant_id, TenantSpreadsheet.spreadsheet_id == spreadsheet_id,
-    ).values(last_pushed_at=utcnow()))
+    ).values(last_pushed_at=utcnow())).rowcount > 0
 
 
 def latest_spreadsheet(session: Session, tenant_id: int) -> str | None:
