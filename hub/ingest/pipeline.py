@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from ..config import Settings
 from ..events import emit
 from ..models import FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, utcnow
-from . import bounds, columnar
+from . import bounds
 from .readers import ChunkStream, open_rows
 from .spec import RowError, TableRules, TableSpec, UnusableInput, source_spec
 from .tables import TABLES
@@ -160,7 +160,11 @@ def _apply_batches(session, imp, spec, header, state, header_cells, batches, tra
     # PostgreSQL. On 2 cores it gained nothing measurable (GIL and the server share them), so it is
     # kept simple: one batch after another.
     # A CSV's text cells are checked a column at a time; workbooks and pushes carry typed cells, row by row.
-    validate_rows = columnar.validator_for(header) if imp.input_format == "csv" else None
+    validate_rows = None
+    if imp.input_format == "csv":
+        from . import columnar  # imported here: only CSV imports pay pyarrow's ~50 MiB
+
+        validate_rows = columnar.validator_for(header)
     for batch in batches:
         good, refused = _validate_batch(header, state, batch, validate_rows)
         renew()
