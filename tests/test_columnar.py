@@ -104,7 +104,7 @@ def test_columns_without_a_columnar_check_leave_the_batch_to_validate_row():
 def test_every_rate_the_columnar_check_can_accept_is_read_as_parse_rate_reads_it():
     # The accepted rates are finite (0. and 1 to 6 digits): all of them are checked.
     rates = ["0." + "".join(digits) for places in range(1, 7) for digits in itertools.product("0123456789", repeat=places)]
-    accepted, numbers = columnar._rates(pa.array(rates), rates, 40)
+    accepted, numbers = columnar._rates(pa.array(rates), rates)
     # Listing only the differences keeps a failure's report short (pytest would diff a million items).
     assert [rate for rate, ok in zip(rates, accepted) if not ok] == []
     assert [rate for rate, number in zip(rates, numbers) if number != v.parse_rate(rate)] == []
@@ -117,7 +117,7 @@ def test_days_at_every_month_end_and_impossible_day_are_read_as_parse_date_reads
     cells = [f"{year:04d}-{month:02d}-{day:02d}" for year in years for month in range(0, 14) for day in range(0, 33)]
     _assert_same_as_validate_row(header, [(n, [cell, "ep", "apple"]) for n, cell in enumerate(cells, start=2)])
     # Every day that exists takes the columnar path, not only some.
-    accepted, _ = columnar._days(pa.array(cells), cells, 64)
+    accepted, _ = columnar._days(pa.array(cells), cells)
     assert [cell for cell, ok in zip(cells, accepted) if ok != _exists(cell)] == []
 
 

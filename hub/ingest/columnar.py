@@ -41,38 +41,38 @@ def _matching(strings: pa.Array, pattern: str) -> np.ndarray:
     return pc.match_substring_regex(strings, pattern).to_numpy(zero_copy_only=False)
 
 
-def _texts(strings: pa.Array, cells: list[str], most: int) -> tuple[np.ndarray, list]:
+def _texts(strings: pa.Array, cells: list[str]) -> tuple[np.ndarray, list]:
     """parse_text: str(raw).strip(), which is the cell when nothing is there to trim."""
     accepted = _matching(strings, _NOTHING_TO_TRIM) & ~pc.match_substring(strings, "\x00").to_numpy(zero_copy_only=False)
     return accepted, cells
 
 
-def _identifiers(strings: pa.Array, cells: list[str], most: int) -> tuple[np.ndarray, list]:
+def _identifiers(strings: pa.Array, cells: list[str]) -> tuple[np.ndarray, list]:
     """parse_identifier's fast case: at most 128 characters, no space at either end; the cell itself."""
-    accepted, _ = _texts(strings, cells, most)
+    accepted, _ = _texts(strings, cells)
     return accepted & (pc.utf8_length(strings).to_numpy(zero_copy_only=False) <= 128), cells
 
 
-def _sources(strings: pa.Array, cells: list[str], most: int) -> tuple[np.ndarray, list]:
+def _sources(strings: pa.Array, cells: list[str]) -> tuple[np.ndarray, list]:
     """parse_source: already lower case and trimmed, so str(raw).strip().lower() is the cell."""
     return _matching(strings, _SOURCE), cells
 
 
-def _counts(strings: pa.Array, cells: list[str], most: int) -> tuple[np.ndarray, list]:
+def _counts(strings: pa.Array, cells: list[str]) -> tuple[np.ndarray, list]:
     """parse_count's fast case: int(raw) of plain ASCII digits (leading zeros too)."""
     accepted = _matching(strings, _PLAIN_COUNT)
     numbers = pc.cast(pc.if_else(pa.array(accepted), strings, "0"), pa.int64())
     return accepted, numbers.to_pylist()
 
 
-def _rates(strings: pa.Array, cells: list[str], most: int) -> tuple[np.ndarray, list]:
+def _rates(strings: pa.Array, cells: list[str]) -> tuple[np.ndarray, list]:
     """parse_rate's fast case: round(float(raw), 6), which is float(raw) itself for at most 6 decimals."""
     accepted = _matching(strings, _PLAIN_RATE)
     numbers = pc.cast(pc.if_else(pa.array(accepted), strings, "0"), pa.float64())
     return accepted, numbers.to_pylist()
 
 
-def _days(strings: pa.Array, cells: list[str], most: int) -> tuple[np.ndarray, list]:
+def _days(strings: pa.Array, cells: list[str]) -> tuple[np.ndarray, list]:
     """parse_date's fast case: date.fromisoformat of `YYYY-MM-DD`, for days that exist (year 1 to 9999)."""
     shaped = _matching(strings, _ISO_DAY)
     plain = pc.if_else(pa.array(shaped), strings, "2000-01-01")
@@ -118,7 +118,7 @@ def validator_for(header: Header) -> Callable[[list[tuple[int, list]]], Results]
             except (pa.ArrowException, TypeError, UnicodeError):  # a cell arrow cannot hold: the batch row by row
                 return [validate_row(header, number, row) for number, row in batch]
             blank = pc.equal(strings, "").to_numpy(zero_copy_only=False)
-            filled, typed = check(strings, cells, most)
+            filled, typed = check(strings, cells)
             filled &= pc.utf8_length(strings).to_numpy(zero_copy_only=False) <= most
             accepted &= (filled | blank) if not required else filled
             # A blank optional cell is None in the record, as validate_row makes it.
