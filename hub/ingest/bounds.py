@@ -55,6 +55,17 @@ def _kind_and_length(spec, name: str) -> tuple[str, int | None]:
     return _TEXT, MAX_TEXT_CHARS
 
 
+def longest_cell(spec, name: str) -> int:
+    """The most characters a text cell of this column may have and still pass every length check of
+    `guard` (for text columns, when the parser returns the cell unchanged)."""
+    kind, length = _kind_and_length(spec, name)
+    if kind == _NUMBER:
+        return MAX_NUMBER_CHARS
+    if kind == _DATE:
+        return MAX_DATE_CHARS
+    return length or MAX_TEXT_CHARS
+
+
 def guard(spec, name: str, parse: Callable[[object], object], money: bool = False) -> Callable[[object], object]:
     """`parse` wrapped in the column's bounds; raises BadValue (expected/found) for a value out of them.
 
