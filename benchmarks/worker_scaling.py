@@ -35,13 +35,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.ingest_vs_copy import SECRET_KEY, prepare_database  # noqa: E402
 from benchmarks.scratch_database import create_database, drop_database  # noqa: E402
 
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
 DEFAULT_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-SECRET_KEY = "bench-secret-key-0123456789abcdefghijklmn"
 ADMIN_TOKEN = "bench-admin-token-0123456789"
-TENANT = "bench"
 HEADER = "day,episode_id,source,downloads,listeners,completion_rate\n"
 SOURCES = ("apple", "buzzsprout", "spotify", "youtube")
 WORKER_TIMEOUT_S = 900
@@ -72,20 +71,6 @@ def owner_execute(database_url: str, sql: str):
     with owner_engine(database_url).begin() as conn:
         result = conn.execute(text(sql))
         return result.scalar() if result.returns_rows else None
-
-
-def prepare(database_url: str) -> int:
-    from hub.db import make_session_factory
-    from hub.migrate import upgrade
-    from hub.tenants import create_tenant
-
-    upgrade(database_url)
-    with make_session_factory(database_url)() as session:
-        tenant, _ = create_tenant(session, TENANT, "Benchmark", SECRET_KEY)
-        session.commit()
-        tenant_id = tenant.id
-    owner_execute(database_url, "CREATE TABLE metrics_daily_copy (LIKE metrics_daily INCLUDING ALL)")
-    return tenant_id
 
 
 def settings_env(database_url: str, redis_url: str) -> dict:
@@ -188,7 +173,7 @@ def main() -> None:
 
     database_url = create_database(args.postgres_url, "hub_bench_scale")
     try:
-        tenant_id = prepare(database_url)
+        tenant_id = prepare_database(database_url)  # the tenant, and metrics_daily_copy for COPY
         rows = [file_rows(n, args.rows) for n in range(args.files)]
         bodies = [as_csv(r) for r in rows]
         total = args.files * args.rows
