@@ -135,7 +135,7 @@ def _with_history(session, spec: TableSpec, key: list[str], values: list[str], u
     row_key = f"concat_ws('|', {', '.join(_key_text(spec, 'w', n) for n in key)})"
     statement = (
         f"WITH old AS MATERIALIZED (SELECT t.* FROM hub_staging s CROSS JOIN LATERAL "
-        f"(SELECT t.id, {', '.join('t.' + _quote(n) for n in values)} FROM {table} t WHERE {_same_row(key)}) t), "
+        f"(SELECT t.id, {', '.join('t.' + _quote(n) for n in values)} FROM {table} t WHERE {_same_row(key)} LIMIT 1) t), "
         f"written AS ({upsert}, {returning}), "
         f"history AS (INSERT INTO {RowHistory.__tablename__} (tenant_id, table_name, row_key, changes, source, import_id, changed_at) "
         f"SELECT %(tenant_id)s, %(history_table)s, {row_key}, {changes}, %(history_source)s, %(import_id)s, %(now)s "
@@ -148,7 +148,9 @@ def _with_history(session, spec: TableSpec, key: list[str], values: list[str], u
 def _same_row(key: list[str]) -> str:
     """The stored row of a staged one, for a LATERAL subquery: one probe of the table's unique key per
     staged row. (A plain join let the planner hash the whole table for every batch, since a temporary
-    table has no statistics: a million-row import took minutes per 100,000 rows by its end.)"""
+    table has no statistics: a million-row import took minutes per 100,000 rows by its end.) The
+    subquery must not be one the planner can pull up into a join, or it plans that same hash join:
+    FOR UPDATE or LIMIT 1 (the key is unique, so LIMIT 1 changes no answer) keeps it a probe."""
     return "t.tenant_id = %(tenant_id)s AND " + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key)
 
 

@@ -1,0 +1,76 @@
+"""How PostgreSQL runs the upsert that keeps row history (hub/ingest/upsert.py), read from its own plan.
+
+The statement reads each staged row's stored values before it writes them. Written as a join, or as a
+LATERAL subquery the planner may pull up into one, PostgreSQL planned a hash of the tenant's whole
+table for every batch: a million-row upsert then ran 4x slower at its end than at its start. Only
+EXPLAIN ANALYZE shows which it does, so this test reads the plan of the statement the hub sends.
+"""
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+
+from hub.db import for_tenant, make_session_factory
+from hub.ingest import upsert
+from hub.ingest.intake import create_import
+from hub.ingest.tables import TABLES
+from tests.conftest import make_tenant
+from tests.helpers import import_text
+
+STORED = 3000
+CHANGED = 10
+
+
+def _metrics_csv(count: int, downloads_offset: int = 0) -> str:
+    first = date(2024, 1, 1)
+    lines = [f"{first + timedelta(days=n // 4)},ep-{n % 4},youtube,{n + downloads_offset}" for n in range(count)]
+    return "day,episode_id,source,downloads\n" + "\n".join(lines) + "\n"
+
+
+def _nodes(plan: dict, within: str | None = None):
+    """Every node of a JSON plan with the name of the CTE it belongs to."""
+    within = plan.get("Subplan Name", within)
+    yield plan, within
+    for child in plan.get("Plans", []):
+        yield from _nodes(child, within)
+
+
+def test_the_history_read_probes_only_the_staged_rows(postgres_url, monkeypatch):
+    tenant = make_tenant(postgres_url)
+    assert import_text(postgres_url, tenant["id"], "metrics_daily", _metrics_csv(STORED))["counts"]["inserted"] == STORED
+
+    plans = []
+    real = upsert._with_history
+
+    def explained(session, *args, **kwargs):
+        """The statement as the hub builds it, run once first under EXPLAIN ANALYZE and rolled back."""
+        statement, parameters = real(session, *args, **kwargs)
+        with session.connection().connection.driver_connection.cursor() as cursor:
+            cursor.execute("SAVEPOINT plan_probe")
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters)
+            plans.append(cursor.fetchone()[0])
+            cursor.execute("ROLLBACK TO SAVEPOINT plan_probe")
+            cursor.execute("RELEASE SAVEPOINT plan_probe")
+        return statement, parameters
+
+    monkeypatch.setattr(upsert, "_with_history", explained)
+    records = [{"day": date(2024, 1, 1) + timedelta(days=n // 4), "episode_id": f"ep-{n % 4}", "source": "youtube",
+                "downloads": n + 1} for n in range(CHANGED)]
+    session = for_tenant(make_session_factory(postgres_url)(), tenant["id"])
+    try:
+        imp, _ = create_import(session, tenant_id=tenant["id"], source="test", table_name="metrics_daily",
+                               input_format="csv", payload=b"")
+        outcomes = upsert.apply_batch(session, TABLES["metrics_daily"], ["day", "episode_id", "source", "downloads"],
+                                      tenant["id"], imp.id, records)
+    finally:
+        session.rollback()
+        session.close()
+    assert outcomes == ["updated"] * CHANGED
+
+    plan, = plans
+    plan = plan[0]["Plan"] if isinstance(plan, list) else json.loads(plan)[0]["Plan"]
+    reads = [(node["Node Type"], node["Actual Rows"] * node["Actual Loops"])
+             for node, cte in _nodes(plan) if cte == "CTE old" and node.get("Relation Name") == "metrics_daily"]
+    assert reads, f"the plan has no read of metrics_daily for the old values: {json.dumps(plan)[:2000]}"
+    # One probe per staged row finds CHANGED rows in all; a scan of the tenant's rows reads all STORED.
+    assert sum(rows for _, rows in reads) == CHANGED, f"the history read reads {reads}, expected {CHANGED} rows: {json.dumps(plan)[:2000]}"
