@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from flask import Request, jsonify
 from limits import RateLimitItem, RateLimitItemPerDay, RateLimitItemPerMinute
-from limits.storage import Storage, storage_from_string
+from limits.storage import RedisStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -139,6 +139,38 @@ def _counter(settings: Settings) -> FixedWindowRateLimiter:
     return FixedWindowRateLimiter(storage_for(storage_uri(settings)))
 
 
+# Count `cost` only if it fits, in one step on the Redis server: the counter as `limits` keeps it (its key,
+# and its expiry set when the window's first count creates the key, as its own incr_expire.lua does),
+# so the limiter reads it as usual. One round trip instead of a read and then an increment, and two
+# requests can no longer both pass the read and together go over the limit.
+_CHARGE_IF_IT_FITS = """
+local amount = tonumber(ARGV[3])
+local used = tonumber(redis.call("get", KEYS[1]) or "0")
+if used + amount > tonumber(ARGV[2]) then
+    return 0
+end
+if redis.call("incrby", KEYS[1], amount) == amount then
+    redis.call("expire", KEYS[1], ARGV[1])
+end
+return 1
+"""
+
+
+@lru_cache(maxsize=None)
+def _charge_script(uri: str):
+    storage = storage_for(uri)
+    return storage.get_connection().register_script(_CHARGE_IF_IT_FITS) if isinstance(storage, RedisStorage) else None
+
+
+def _charged(settings: Settings, counter: FixedWindowRateLimiter, item: RateLimitItem, ids, cost: int) -> bool:
+    """Whether `cost` fitted in the window, and was counted; nothing is counted when it did not."""
+    script = _charge_script(storage_uri(settings))
+    if script is None:  # this process's memory: nothing runs between the test and the hit
+        return counter.test(item, *ids, cost=cost) and counter.hit(item, *ids, cost=cost)
+    key = counter.storage.prefixed_key(item.key_for(*ids))
+    return script(keys=[key], args=[item.get_expiry(), item.amount, cost]) == 1
+
+
 def _identifiers(tenant_id: int, quota: Quota) -> tuple[str, str, str]:
     return KEY_PREFIX, f"tenant-{tenant_id}", quota.name
 
@@ -200,9 +232,8 @@ def charge(session: Session, settings: Settings, tenant_id: int, quota: Quota, c
     ids = _identifiers(tenant_id, quota)
     counter = _counter(settings)
     try:
-        # test, then hit: what does not fit is refused without being counted, so a later, smaller input
-        # that fits is still taken. Two inputs racing past the test can overshoot by one of them.
-        if counter.test(item, *ids, cost=cost) and counter.hit(item, *ids, cost=cost):
+        # What does not fit is refused without being counted, so a later, smaller input that fits is still taken.
+        if _charged(settings, counter, item, ids, cost):
             return None
         return _exceeded(counter, item, ids, quota, cost)
     except Exception:  # noqa: BLE001 - a dead Redis: log and let through

@@ -329,6 +329,33 @@ def test_with_redis_every_process_counts_together_and_redis_expires_the_window(d
     assert sorted(i.status for i in rows(database_url, EtlImport)) == ["queued", "queued"]
 
 
+def test_on_redis_requests_arriving_together_never_count_past_the_limit(database_url, redis_url, tenant):
+    """The charge is one step on the Redis server: 8 threads charging at once get exactly the limit
+    admitted, however they interleave, and a charge that does not fit counts nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    settings = load_settings({"HUB_ENV": "test", "HUB_SECRET_KEY": SECRET_KEY, "HUB_DATABASE_URL": database_url,
+                              "HUB_REDIS_URL": redis_url})
+    limits = {name: 50 for name in quotas.QUOTAS}
+    barrier = Barrier(8)
+
+    def charge_many(_):
+        barrier.wait()
+        return sum(quotas.charge(None, settings, tenant["id"], quotas.ROWS, 3, limits=limits) is None for _ in range(40))
+
+    with ThreadPoolExecutor(8) as pool:
+        admitted = sum(pool.map(charge_many, range(8)))
+    assert admitted == 16  # 16 x 3 = 48 of 50; a 17th would make 51
+    key = next(Redis.from_url(redis_url).scan_iter("*rows_per_day*"))
+    assert int(Redis.from_url(redis_url).get(key)) == 48
+    assert 86000 < Redis.from_url(redis_url).ttl(key) <= 86400  # the window's expiry, set with its first count
+    refused = quotas.charge(None, settings, tenant["id"], quotas.ROWS, 3, limits=limits)
+    assert (refused.used, refused.limit, refused.asked) == (48, 50, 3)
+    assert quotas.charge(None, settings, tenant["id"], quotas.ROWS, 2, limits=limits) is None  # what fits still does
+    assert int(Redis.from_url(redis_url).get(key)) == 50
+
+
 # --- the CLI, the admin page and /metrics -------------------------------------------------------
 
 def test_overrides_from_the_cli_hold_and_reset_to_the_default(client, database_url, tenant, hub_env):
