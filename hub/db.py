@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import String, cast, create_engine, event, func, select, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 
@@ -120,6 +120,25 @@ def _set_scope(session: Session, scope: tuple[str, int | None] | None) -> None:
     session.info[_SCOPE] = scope
     if session.in_transaction() and _is_postgresql(session):
         _apply_scope(session.connection(), scope)  # the transaction already began: change it now
+
+
+def select_scoped_to_tenant(session: Session, entity, tenant_id_column, *where):
+    """`select(entity).where(*where)` that also makes the session work for the tenant it finds (none found:
+    the scope stays as it was). On PostgreSQL the scope is set by the same statement, in its select
+    list, rather than by one more round trip after it; the caller passes what it found to `scoped_by_lookup`."""
+    if not _is_postgresql(session):
+        return select(entity).where(*where)
+    return select(entity, func.set_config(TENANT_SETTING, cast(tenant_id_column, String), True),
+                  func.set_config(ALL_TENANTS_SETTING, "off", True)).where(*where)
+
+
+def scoped_by_lookup(session: Session, tenant_id: int) -> None:
+    """After a `select_scoped_to_tenant` found `tenant_id`: the session works for it from here on (its
+    next transactions too), as `for_tenant` does, without setting again what the lookup just set."""
+    if _is_postgresql(session):
+        session.info[_SCOPE] = ("tenant", int(tenant_id))
+    else:
+        for_tenant(session, tenant_id)
 
 
 def for_tenant(session: Session, tenant_id: int) -> Session:

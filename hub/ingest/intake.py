@@ -5,7 +5,7 @@ import json
 import uuid
 from typing import BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -97,9 +97,10 @@ def _store_chunks(session: Session, import_id: str, payload: BinaryIO | bytes, m
         if max_bytes is not None and len(payload) > max_bytes:
             raise PayloadTooLarge(f"body is {len(payload)} bytes; the limit is {max_bytes} bytes")
         pieces = [bytes(payload[i:i + CHUNK_BYTES]) for i in range(0, len(payload), CHUNK_BYTES)] or [b""]
-        for seq, piece in enumerate(pieces):
-            session.add(EtlImportChunk(import_id=import_id, seq=seq, data=piece))
-        session.flush()
+        # A plain INSERT, not ORM objects: nothing reads these rows back through the session, and a
+        # webhook's ack waits for this (the unit of work cost about a millisecond more per push).
+        session.execute(insert(EtlImportChunk.__table__),
+                        [{"import_id": import_id, "seq": seq, "data": piece} for seq, piece in enumerate(pieces)])
         return len(payload)
     size, seq = 0, 0
     while True:
