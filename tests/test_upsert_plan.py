@@ -1,4 +1,5 @@
-"""How PostgreSQL runs the upsert that keeps row history (hub/ingest/upsert.py), read from its own plan.
+"""How PostgreSQL runs the upsert that keeps row history (hub/ingest/upsert.py): read from its own plan,
+and its two ways in (rows expected new, inserted first; or every row through the history's lock and read).
 
 The statement reads each staged row's stored values before it writes them. Written as a join, or as a
 LATERAL subquery the planner may pull up into one, PostgreSQL planned a hash of the tenant's whole
@@ -14,8 +15,9 @@ from hub.db import for_tenant, make_session_factory
 from hub.ingest import upsert
 from hub.ingest.intake import create_import
 from hub.ingest.tables import TABLES
+from hub.models import MetricsDaily, RowHistory
 from tests.conftest import make_tenant
-from tests.helpers import import_text
+from tests.helpers import import_text, rows
 
 STORED = 3000
 CHANGED = 10
@@ -74,3 +76,43 @@ def test_the_history_read_probes_only_the_staged_rows(postgres_url, monkeypatch)
     assert reads, f"the plan has no read of metrics_daily for the old values: {json.dumps(plan)[:2000]}"
     # One probe per staged row finds CHANGED rows in all; a scan of the tenant's rows reads all STORED.
     assert sum(rows for _, rows in reads) == CHANGED, f"the history read reads {reads}, expected {CHANGED} rows: {json.dumps(plan)[:2000]}"
+
+
+def _batch_outcomes(url: str, tenant_id: int, records: list[dict], expect_new: bool, keep: bool) -> list[str]:
+    session = for_tenant(make_session_factory(url)(), tenant_id)
+    try:
+        imp, _ = create_import(session, tenant_id=tenant_id, source="test", table_name="metrics_daily",
+                               input_format="csv", payload=b"")
+        outcomes = upsert.apply_batch(session, TABLES["metrics_daily"], ["day", "episode_id", "source", "downloads"],
+                                      tenant_id, imp.id, records, expect_new)
+        session.commit() if keep else session.rollback()
+        return outcomes
+    finally:
+        session.close()
+
+
+def test_rows_expected_new_are_inserted_first_and_the_rest_keep_their_history(postgres_url):
+    tenant = make_tenant(postgres_url)
+    import_text(postgres_url, tenant["id"], "metrics_daily", _metrics_csv(3))  # downloads 0, 1, 2
+    day = date(2024, 1, 1)
+    records = [
+        {"day": day, "episode_id": "ep-0", "source": "youtube", "downloads": 10},    # stored 0: updated
+        {"day": day, "episode_id": "ep-1", "source": "youtube", "downloads": 1},     # stored 1: unchanged
+        {"day": day, "episode_id": "ep-2", "source": "youtube", "downloads": 12},    # stored 2: updated
+        {"day": day, "episode_id": "ep-3", "source": "youtube", "downloads": 13},    # new
+        {"day": day, "episode_id": "ep-4", "source": "youtube", "downloads": 14},    # new
+    ]
+    expected = ["updated", "unchanged", "updated", "inserted", "inserted"]
+    # The path that takes every row through the lock and the read, rolled back: the answer to match.
+    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_new=False, keep=False) == expected
+    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_new=True, keep=True) == expected
+
+    stored = {m.episode_id: m.downloads for m in rows(postgres_url, MetricsDaily)}
+    assert stored == {"ep-0": 10, "ep-1": 1, "ep-2": 12, "ep-3": 13, "ep-4": 14}
+    history = sorted((h.row_key, h.changes) for h in rows(postgres_url, RowHistory))
+    assert history == [("2024-01-01|ep-0|youtube", {"downloads": {"old": 0, "new": 10}}),
+                       ("2024-01-01|ep-2|youtube", {"downloads": {"old": 2, "new": 12}})]
+    # All new (and expected so): one INSERT, all inserted, no history.
+    fresh = [dict(r, day=date(2024, 2, 1)) for r in records]
+    assert _batch_outcomes(postgres_url, tenant["id"], fresh, expect_new=True, keep=True) == ["inserted"] * 5
+    assert len(rows(postgres_url, RowHistory)) == 2

@@ -12,6 +12,7 @@ import time
 import uuid
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from operator import itemgetter
 from typing import BinaryIO, Iterator, Mapping
 
 from sqlalchemy import bindparam, delete, or_, select, update
@@ -69,16 +70,22 @@ class _InputState:
         # Python's hash of the key tuple stands in for the key, so a million-row input keeps a
         # million hashes (12 bytes each), not a million tuples of strings.
         self.seen = SeenKeys()
+        # Called for every row, so the key comes out in C, and a table without rules across its rows pays no call.
+        self._key = itemgetter(*spec.key) if len(spec.key) > 1 else lambda record: (record[spec.key[0]],)
+        self._per_input = None if type(rules).per_input is TableRules.per_input else rules.per_input
+        # Whether the next batch is likely all new rows, as the last one was (a first import): the upsert
+        # then inserts first and keeps history only for the rows that turn out to exist.
+        self.expect_new = True
 
     def check(self, row_number: int, record: dict) -> list[RowError]:
-        key = tuple(record[name] for name in self.spec.key)
+        key = self._key(record)
         first = self.seen.first_row(hash(key), row_number)
         if first != row_number:
             shown = ", ".join(str(v.isoformat() if hasattr(v, "isoformat") else v) for v in key)
             return [RowError(row_number, self.spec.key[-1] if len(key) == 1 else None,
                              f"duplicate of row {first}: same {', '.join(self.spec.key)} ({shown}); "
                              "expected each key once per input")]
-        error = self.rules.per_input(row_number, record)
+        error = self._per_input(row_number, record) if self._per_input else None
         return [error] if error else []
 
 
@@ -308,11 +315,13 @@ def _write_batch(session, imp, spec, state: _InputState, header: Header, header_
 
     def write(records: list[dict]) -> list[str]:
         if rules.upserts:
-            return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records)
+            return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records, state.expect_new)
         return rules.write(session, imp.tenant_id, imp.id, records)
 
     # Rows the database refuses for their data become row errors; the rest of the batch lands.
     outcomes, good, faulty = bounds.write_isolating(session, write, good)
+    if outcomes:
+        state.expect_new = all(outcome == "inserted" for outcome in outcomes)
     refused.extend((values, [RowError(number, None, f"expected a value the database accepts, found one it refused: {why}")])
                    for (number, _, values), why in faulty)
     records = [record for _, record, _ in good]

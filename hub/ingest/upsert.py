@@ -25,12 +25,17 @@ def apply_batch(
     tenant_id: int,
     import_id: str,
     records: Sequence[dict],
+    expect_new: bool = False,
 ) -> list[str]:
-    """Upsert `records` (keys unique within the batch); returns each record's outcome, in order."""
+    """Upsert `records` (keys unique within the batch); returns each record's outcome, in order.
+
+    `expect_new`: the caller expects these rows to be new (the import's previous batch was); on
+    PostgreSQL they are then first inserted without the history's lock and read, and only the rows
+    that already existed take the path that keeps history. The outcomes are the same either way."""
     if not records:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _apply_postgresql(session, spec, present, tenant_id, import_id, records)
+        return _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_new)
     return _apply_generic(session, spec, present, tenant_id, import_id, records)
 
 
@@ -48,7 +53,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> list[str]:
+def _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_new=False) -> list[str]:
     key = list(spec.key)
     values = _value_columns(spec, present)
     columns = key + values
@@ -66,7 +71,33 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
             for record in records:
                 copy.write_row([record[name] for name in columns])
 
+        insert_columns = ["tenant_id", *columns, *defaults, "import_id", spec.touched_at]
+        select_list = ["%(tenant_id)s", *map(_quote, columns), *(f"%(default_{n})s" for n in defaults), "%(import_id)s", "%(now)s"]
+        if spec.created_at:
+            insert_columns.append(spec.created_at)
+            select_list.append("%(now)s")
+        # Rows go in key order so that concurrent imports lock shared rows in the same order: no deadlocks.
+        insert_staged = (
+            f"INSERT INTO {table} AS t ({', '.join(map(_quote, insert_columns))}) "
+            f"SELECT {', '.join(select_list)} FROM hub_staging ORDER BY {', '.join(map(_quote, key))} "
+            f"ON CONFLICT (tenant_id, {', '.join(map(_quote, key))}) "
+        )
+        parameters = {
+            "tenant_id": tenant_id,
+            "import_id": import_id,
+            "now": utcnow(),
+            **{f"default_{n}": value for n, value in defaults.items()},
+        }
         history = spec.keeps_history and bool(values)
+        inserted_first: set[tuple] = set()
+        if history and expect_new:
+            # A new row has no history, so new rows need neither the lock nor the read of old values below.
+            # Rows that exist are left alone here and go through that path (where the rows inserted
+            # here equal their input: nothing to do).
+            cursor.execute(insert_staged + f"DO NOTHING RETURNING {', '.join('t.' + _quote(n) for n in key)}", parameters)
+            inserted_first = {tuple(row) for row in cursor.fetchall()}
+            if len(inserted_first) == len(records):
+                return [INSERTED] * len(records)
         if history:
             # Lock the rows this batch will change, in key order (as the upsert below takes them), so that
             # what the upsert reads as their old values is still what they hold when it writes. Only those:
@@ -78,11 +109,6 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
                 f"({', '.join('s.' + _quote(n) for n in values)}) FOR UPDATE) locked",
                 {"tenant_id": tenant_id})
 
-        insert_columns = ["tenant_id", *columns, *defaults, "import_id", spec.touched_at]
-        select_list = ["%(tenant_id)s", *map(_quote, columns), *(f"%(default_{n})s" for n in defaults), "%(import_id)s", "%(now)s"]
-        if spec.created_at:
-            insert_columns.append(spec.created_at)
-            select_list.append("%(now)s")
         if values:
             changed = (
                 f"({', '.join('t.' + _quote(n) for n in values)}) IS DISTINCT FROM "
@@ -92,29 +118,18 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records) -> 
             on_conflict = f"DO UPDATE SET {assignments} WHERE {changed}"
         else:
             on_conflict = "DO NOTHING"
-        # Rows go in key order so that concurrent imports lock shared rows in the same order: no deadlocks.
-        upsert = (
-            f"INSERT INTO {table} AS t ({', '.join(map(_quote, insert_columns))}) "
-            f"SELECT {', '.join(select_list)} FROM hub_staging ORDER BY {', '.join(map(_quote, key))} "
-            f"ON CONFLICT (tenant_id, {', '.join(map(_quote, key))}) {on_conflict} "
-            f"RETURNING {', '.join('t.' + _quote(n) for n in key)}, (t.xmax = 0) AS inserted"
-        )
-        parameters = {
-            "tenant_id": tenant_id,
-            "import_id": import_id,
-            "now": utcnow(),
-            **{f"default_{n}": value for n, value in defaults.items()},
-        }
+        upsert = insert_staged + f"{on_conflict} RETURNING {', '.join('t.' + _quote(n) for n in key)}, (t.xmax = 0) AS inserted"
         if history:
             upsert, parameters = _with_history(session, spec, key, values, upsert, parameters)
         cursor.execute(upsert, parameters)
         returned = cursor.fetchall()
     # A batch is most often all new (a first import) or all unchanged (a replay): no need to match rows then.
-    if not returned:
+    if not returned and not inserted_first:
         return [UNCHANGED] * len(records)
     if len(returned) == len(records) and all(row[-1] for row in returned):
         return [INSERTED] * len(records)
     written = {tuple(row[:-1]): INSERTED if row[-1] else UPDATED for row in returned}
+    written.update(dict.fromkeys(inserted_first, INSERTED))
     return [written.get(tuple(record[name] for name in key), UNCHANGED) for record in records]
 
 
