@@ -1,5 +1,6 @@
 """How PostgreSQL runs the upsert that keeps row history (hub/ingest/upsert.py): read from its own plan,
-and its two ways in (rows expected new, inserted first; or every row through the history's lock and read).
+and its two ways in (a batch expected to update nothing, first written without the history's lock and
+read; or every batch through them).
 
 The statement reads each staged row's stored values before it writes them. Written as a join, or as a
 LATERAL subquery the planner may pull up into one, PostgreSQL planned a hash of the tenant's whole
@@ -78,20 +79,20 @@ def test_the_history_read_probes_only_the_staged_rows(postgres_url, monkeypatch)
     assert sum(rows for _, rows in reads) == CHANGED, f"the history read reads {reads}, expected {CHANGED} rows: {json.dumps(plan)[:2000]}"
 
 
-def _batch_outcomes(url: str, tenant_id: int, records: list[dict], expect_new: bool, keep: bool) -> list[str]:
+def _batch_outcomes(url: str, tenant_id: int, records: list[dict], expect_no_updates: bool, keep: bool) -> list[str]:
     session = for_tenant(make_session_factory(url)(), tenant_id)
     try:
         imp, _ = create_import(session, tenant_id=tenant_id, source="test", table_name="metrics_daily",
                                input_format="csv", payload=b"")
         outcomes = upsert.apply_batch(session, TABLES["metrics_daily"], ["day", "episode_id", "source", "downloads"],
-                                      tenant_id, imp.id, records, expect_new)
+                                      tenant_id, imp.id, records, expect_no_updates)
         session.commit() if keep else session.rollback()
         return outcomes
     finally:
         session.close()
 
 
-def test_rows_expected_new_are_inserted_first_and_the_rest_keep_their_history(postgres_url):
+def test_a_batch_expected_to_update_nothing_ends_as_the_full_path_would(postgres_url):
     tenant = make_tenant(postgres_url)
     import_text(postgres_url, tenant["id"], "metrics_daily", _metrics_csv(3))  # downloads 0, 1, 2
     day = date(2024, 1, 1)
@@ -104,15 +105,18 @@ def test_rows_expected_new_are_inserted_first_and_the_rest_keep_their_history(po
     ]
     expected = ["updated", "unchanged", "updated", "inserted", "inserted"]
     # The path that takes every row through the lock and the read, rolled back: the answer to match.
-    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_new=False, keep=False) == expected
-    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_new=True, keep=True) == expected
+    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_no_updates=False, keep=False) == expected
+    # Expected to update nothing, it updates two rows: undone, and written again with their history.
+    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_no_updates=True, keep=True) == expected
 
     stored = {m.episode_id: m.downloads for m in rows(postgres_url, MetricsDaily)}
     assert stored == {"ep-0": 10, "ep-1": 1, "ep-2": 12, "ep-3": 13, "ep-4": 14}
     history = sorted((h.row_key, h.changes) for h in rows(postgres_url, RowHistory))
     assert history == [("2024-01-01|ep-0|youtube", {"downloads": {"old": 0, "new": 10}}),
                        ("2024-01-01|ep-2|youtube", {"downloads": {"old": 2, "new": 12}})]
-    # All new (and expected so): one INSERT, all inserted, no history.
-    fresh = [dict(r, day=date(2024, 2, 1)) for r in records]
-    assert _batch_outcomes(postgres_url, tenant["id"], fresh, expect_new=True, keep=True) == ["inserted"] * 5
+    # Expected so and so it is: new rows inserted, stored ones unchanged, nothing more in the history.
+    fresh = [dict(r, day=date(2024, 2, 1)) for r in records[3:]]
+    assert (_batch_outcomes(postgres_url, tenant["id"], records + fresh, expect_no_updates=True, keep=True)
+            == ["unchanged"] * 5 + ["inserted"] * 2)
+    assert len(rows(postgres_url, MetricsDaily)) == 7
     assert len(rows(postgres_url, RowHistory)) == 2

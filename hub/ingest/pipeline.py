@@ -73,9 +73,9 @@ class _InputState:
         # Called for every row, so the key comes out in C, and a table without rules across its rows pays no call.
         self._key = itemgetter(*spec.key) if len(spec.key) > 1 else lambda record: (record[spec.key[0]],)
         self._per_input = None if type(rules).per_input is TableRules.per_input else rules.per_input
-        # Whether the next batch is likely all new rows, as the last one was (a first import): the upsert
-        # then inserts first and keeps history only for the rows that turn out to exist.
-        self.expect_new = True
+        # Whether the next batch will likely update no stored row, as the last one did (a first import, a
+        # replay): the upsert then tries it without the history's lock and read first.
+        self.expect_no_updates = True
 
     def check(self, row_number: int, record: dict) -> list[RowError]:
         key = self._key(record)
@@ -315,13 +315,13 @@ def _write_batch(session, imp, spec, state: _InputState, header: Header, header_
 
     def write(records: list[dict]) -> list[str]:
         if rules.upserts:
-            return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records, state.expect_new)
+            return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records, state.expect_no_updates)
         return rules.write(session, imp.tenant_id, imp.id, records)
 
     # Rows the database refuses for their data become row errors; the rest of the batch lands.
     outcomes, good, faulty = bounds.write_isolating(session, write, good)
     if outcomes:
-        state.expect_new = all(outcome == "inserted" for outcome in outcomes)
+        state.expect_no_updates = "updated" not in outcomes
     refused.extend((values, [RowError(number, None, f"expected a value the database accepts, found one it refused: {why}")])
                    for (number, _, values), why in faulty)
     records = [record for _, record, _ in good]

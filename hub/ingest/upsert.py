@@ -25,17 +25,18 @@ def apply_batch(
     tenant_id: int,
     import_id: str,
     records: Sequence[dict],
-    expect_new: bool = False,
+    expect_no_updates: bool = False,
 ) -> list[str]:
     """Upsert `records` (keys unique within the batch); returns each record's outcome, in order.
 
-    `expect_new`: the caller expects these rows to be new (the import's previous batch was); on
-    PostgreSQL they are then first inserted without the history's lock and read, and only the rows
-    that already existed take the path that keeps history. The outcomes are the same either way."""
+    `expect_no_updates`: the caller expects this batch to change no stored row (the import's previous
+    batch changed none: a first import, a replay). On PostgreSQL it is then written first without the
+    history's lock and read, and written again with them only if some row did change. The outcomes,
+    rows and history are the same either way."""
     if not records:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_new)
+        return _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_no_updates)
     return _apply_generic(session, spec, present, tenant_id, import_id, records)
 
 
@@ -53,7 +54,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_new=False) -> list[str]:
+def _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_no_updates=False) -> list[str]:
     key = list(spec.key)
     values = _value_columns(spec, present)
     columns = key + values
@@ -88,27 +89,6 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             "now": utcnow(),
             **{f"default_{n}": value for n, value in defaults.items()},
         }
-        history = spec.keeps_history and bool(values)
-        inserted_first: set[tuple] = set()
-        if history and expect_new:
-            # A new row has no history, so new rows need neither the lock nor the read of old values below.
-            # Rows that exist are left alone here and go through that path (where the rows inserted
-            # here equal their input: nothing to do).
-            cursor.execute(insert_staged + f"DO NOTHING RETURNING {', '.join('t.' + _quote(n) for n in key)}", parameters)
-            inserted_first = {tuple(row) for row in cursor.fetchall()}
-            if len(inserted_first) == len(records):
-                return [INSERTED] * len(records)
-        if history:
-            # Lock the rows this batch will change, in key order (as the upsert below takes them), so that
-            # what the upsert reads as their old values is still what they hold when it writes. Only those:
-            # locking writes to every locked row, and a replay changes none.
-            cursor.execute(
-                f"SELECT count(*) FROM (SELECT * FROM hub_staging ORDER BY {', '.join(map(_quote, key))}) s "
-                f"CROSS JOIN LATERAL (SELECT 1 FROM {table} t WHERE {_same_row(key)} "
-                f"AND ({', '.join('t.' + _quote(n) for n in values)}) IS DISTINCT FROM "
-                f"({', '.join('s.' + _quote(n) for n in values)}) FOR UPDATE) locked",
-                {"tenant_id": tenant_id})
-
         if values:
             changed = (
                 f"({', '.join('t.' + _quote(n) for n in values)}) IS DISTINCT FROM "
@@ -119,17 +99,43 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
         else:
             on_conflict = "DO NOTHING"
         upsert = insert_staged + f"{on_conflict} RETURNING {', '.join('t.' + _quote(n) for n in key)}, (t.xmax = 0) AS inserted"
+        history = spec.keeps_history and bool(values)
+        if history and expect_no_updates:
+            # Inserted rows have no history and unchanged rows none either, so a batch that updates no
+            # row needs neither the lock nor the read of old values below. Written without them in a
+            # savepoint, it stays if no row was updated; otherwise it is undone and written with them.
+            cursor.execute("SAVEPOINT hub_without_history")
+            cursor.execute(upsert, parameters)
+            returned = cursor.fetchall()
+            if all(row[-1] for row in returned):
+                cursor.execute("RELEASE SAVEPOINT hub_without_history")
+                return _outcomes(records, key, returned)
+            cursor.execute("ROLLBACK TO SAVEPOINT hub_without_history")
+            cursor.execute("RELEASE SAVEPOINT hub_without_history")
         if history:
+            # Lock the rows this batch will change, in key order (as the upsert below takes them), so that
+            # what the upsert reads as their old values is still what they hold when it writes. Only those:
+            # locking writes to every locked row, and a replay changes none.
+            cursor.execute(
+                f"SELECT count(*) FROM (SELECT * FROM hub_staging ORDER BY {', '.join(map(_quote, key))}) s "
+                f"CROSS JOIN LATERAL (SELECT 1 FROM {table} t WHERE {_same_row(key)} "
+                f"AND ({', '.join('t.' + _quote(n) for n in values)}) IS DISTINCT FROM "
+                f"({', '.join('s.' + _quote(n) for n in values)}) FOR UPDATE) locked",
+                {"tenant_id": tenant_id})
             upsert, parameters = _with_history(session, spec, key, values, upsert, parameters)
         cursor.execute(upsert, parameters)
         returned = cursor.fetchall()
+    return _outcomes(records, key, returned)
+
+
+def _outcomes(records, key: list[str], returned: list[tuple]) -> list[str]:
+    """Each record's outcome from the rows the upsert returned: (key values..., inserted)."""
     # A batch is most often all new (a first import) or all unchanged (a replay): no need to match rows then.
-    if not returned and not inserted_first:
+    if not returned:
         return [UNCHANGED] * len(records)
     if len(returned) == len(records) and all(row[-1] for row in returned):
         return [INSERTED] * len(records)
     written = {tuple(row[:-1]): INSERTED if row[-1] else UPDATED for row in returned}
-    written.update(dict.fromkeys(inserted_first, INSERTED))
     return [written.get(tuple(record[name] for name in key), UNCHANGED) for record in records]
 
 
