@@ -122,23 +122,22 @@ def _set_scope(session: Session, scope: tuple[str, int | None] | None) -> None:
         _apply_scope(session.connection(), scope)  # the transaction already began: change it now
 
 
-def select_scoped_to_tenant(session: Session, entity, tenant_id_column, *where):
-    """`select(entity).where(*where)` that also makes the session work for the tenant it finds (none found:
-    the scope stays as it was). On PostgreSQL the scope is set by the same statement, in its select
-    list, rather than by one more round trip after it; the caller passes what it found to `scoped_by_lookup`."""
+def find_for_tenant(session: Session, entity, tenant_id_column, *where):
+    """The first `entity` matching `where`, or None; when found, the session works for its tenant from
+    here on, as `for_tenant` makes it (none found: the scope stays as it was). On PostgreSQL the scope
+    is set by the lookup's own statement, in its select list, rather than by one more round trip."""
     if not _is_postgresql(session):
-        return select(entity).where(*where)
-    return select(entity, func.set_config(TENANT_SETTING, cast(tenant_id_column, String), True),
-                  func.set_config(ALL_TENANTS_SETTING, "off", True)).where(*where)
-
-
-def scoped_by_lookup(session: Session, tenant_id: int) -> None:
-    """After a `select_scoped_to_tenant` found `tenant_id`: the session works for it from here on (its
-    next transactions too), as `for_tenant` does, without setting again what the lookup just set."""
-    if _is_postgresql(session):
-        session.info[_SCOPE] = ("tenant", int(tenant_id))
-    else:
-        for_tenant(session, tenant_id)
+        found = session.scalar(select(entity).where(*where))
+        if found is not None:
+            for_tenant(session, getattr(found, tenant_id_column.key))
+        return found
+    row = session.execute(select(entity, func.set_config(TENANT_SETTING, cast(tenant_id_column, String), True),
+                                 func.set_config(ALL_TENANTS_SETTING, "off", True)).where(*where)).first()
+    if row is None:
+        return None
+    found = row[0]
+    session.info[_SCOPE] = ("tenant", int(getattr(found, tenant_id_column.key)))  # for its next transactions
+    return found
 
 
 def for_tenant(session: Session, tenant_id: int) -> Session:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import CONNECTORS
 
-from .db import across_tenants, for_tenant, scoped_by_lookup, select_scoped_to_tenant, unscoped
+from .db import across_tenants, find_for_tenant, for_tenant, unscoped
 from .models import Tenant, TenantSecret
 
 
@@ -141,11 +141,7 @@ def token_matches(session: Session, tenant_id: int, source: str, token: str) -> 
 
 def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
     """The tenant named by `slug`; the session works for it from here on (for no tenant when there is none)."""
-    found = session.execute(select_scoped_to_tenant(session, Tenant, Tenant.id, Tenant.slug == slug)).first()
-    if found is None:
-        return None
-    scoped_by_lookup(session, found[0].id)
-    return found[0]
+    return find_for_tenant(session, Tenant, Tenant.id, Tenant.slug == slug)
 
 
 def tenant_with_secret(session: Session, slug: str, source: str, secret_key: str) -> tuple[Tenant | None, str | None]:

@@ -164,9 +164,9 @@ def import_event_payload(imp: EtlImport) -> dict:
 
 
 def _apply_batches(session, imp, spec, header, state, header_cells, batches, track, renew) -> None:
-    # Tried: validating batch N+1 in this thread while a writer thread applied batch N on
-    # PostgreSQL. On 2 cores it gained nothing measurable (GIL and the server share them), so it is
-    # kept simple: one batch after another.
+    # Tried twice: validating batch N+1 in one thread while another applied batch N on PostgreSQL. On
+    # 2 cores it gained little (about 8 % on a first import, nothing on updates: the GIL, and the server
+    # on the same cores), so it is kept simple: one batch after another.
     # A CSV's text cells are checked a column at a time; workbooks and pushes carry typed cells, row by row.
     validate_rows = None
     if imp.input_format == "csv":

@@ -90,10 +90,7 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             **{f"default_{n}": value for n, value in defaults.items()},
         }
         if values:
-            changed = (
-                f"({', '.join('t.' + _quote(n) for n in values)}) IS DISTINCT FROM "
-                f"({', '.join('EXCLUDED.' + _quote(n) for n in values)})"
-            )
+            changed = _differ(values, "t", "EXCLUDED")
             assignments = ", ".join(f"{_quote(n)} = EXCLUDED.{_quote(n)}" for n in (*values, "import_id", spec.touched_at))
             on_conflict = f"DO UPDATE SET {assignments} WHERE {changed}"
         else:
@@ -119,8 +116,7 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             cursor.execute(
                 f"SELECT count(*) FROM (SELECT * FROM hub_staging ORDER BY {', '.join(map(_quote, key))}) s "
                 f"CROSS JOIN LATERAL (SELECT 1 FROM {table} t WHERE {_same_row(key)} "
-                f"AND ({', '.join('t.' + _quote(n) for n in values)}) IS DISTINCT FROM "
-                f"({', '.join('s.' + _quote(n) for n in values)}) FOR UPDATE) locked",
+                f"AND {_differ(values, 't', 's')} FOR UPDATE) locked",
                 {"tenant_id": tenant_id})
             upsert, parameters = _with_history(session, spec, key, values, upsert, parameters)
         cursor.execute(upsert, parameters)
@@ -173,6 +169,12 @@ def _same_row(key: list[str]) -> str:
     subquery must not be one the planner can pull up into a join, or it plans that same hash join:
     FOR UPDATE or LIMIT 1 (the key is unique, so LIMIT 1 changes no answer) keeps it a probe."""
     return "t.tenant_id = %(tenant_id)s AND " + " AND ".join(f"t.{_quote(n)} = s.{_quote(n)}" for n in key)
+
+
+def _differ(values: list[str], left: str, right: str) -> str:
+    """Whether the value columns of row `left` and row `right` differ anywhere (NULLs compared as values)."""
+    return (f"({', '.join(f'{left}.{_quote(n)}' for n in values)}) IS DISTINCT FROM "
+            f"({', '.join(f'{right}.{_quote(n)}' for n in values)})")
 
 
 def _literal(text: str) -> str:
