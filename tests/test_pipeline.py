@@ -113,6 +113,29 @@ def test_unusable_header_refuses_whole_input(database_url, tenant, header, fragm
     assert [e.name for e in rows(database_url, Event)] == ["etl.error"]
 
 
+def test_a_csv_unreadable_midway_keeps_the_whole_batches_before_it(database_url, tenant):
+    # csv.reader refuses a field over its limit (131,072 characters): row 9 cannot be read, nor anything after it.
+    good = [f"2025-01-{d:02d},pod-1,ep-1,buzzsprout,{d},1,0.5,0.01,0,0" for d in range(1, 8)]
+    body = metrics(*good, "2025-01-08,pod-1,ep-1,buzzsprout,8,1,0.5,0.01,0," + "9" * 140_000)
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body, batch_rows=3)
+    assert summary["status"] == "failed"
+    assert summary["error"].startswith("row 9: the file cannot be read as CSV from here on (field larger than field limit")
+    # Batches of 3: rows 2-4 and 5-7 were whole and stay written; row 8 waited for a batch that never filled.
+    assert summary["counts"] == {"rows": 6, "inserted": 6, "updated": 0, "unchanged": 0, "refused": 0}
+    assert [r.downloads for r in rows(database_url, MetricsDaily, MetricsDaily.day)] == [1, 2, 3, 4, 5, 6]
+
+
+def test_a_payload_stored_in_many_chunks_is_read_whole_while_batches_are_written(database_url, tenant, monkeypatch):
+    # 64-byte chunks: the rows after the first are fetched while earlier batches are written (on PostgreSQL by
+    # the read-ahead thread, on a session of its own that must see the tenant's chunks under row-level security).
+    monkeypatch.setattr("hub.ingest.intake.CHUNK_BYTES", 64)
+    body = metrics(*(f"2025-02-{d:02d},pod-1,ep-1,buzzsprout,{d},1,0.5,0.01,0,0" for d in range(1, 29)))
+    summary = import_text(database_url, tenant["id"], "metrics_daily", body, batch_rows=4)
+    assert summary["status"] == "completed"
+    assert summary["counts"] == {"rows": 28, "inserted": 28, "updated": 0, "unchanged": 0, "refused": 0}
+    assert [r.downloads for r in rows(database_url, MetricsDaily, MetricsDaily.day)] == list(range(1, 29))
+
+
 def test_headers_any_case_order_and_unknown_columns_reported(database_url, tenant):
     body = "  Source ,EPISODE_ID,Notes,Day,Revenue,hub_status\nanchor,0042,great,1/6/2025,$19.99,ok\n"
     summary = import_text(database_url, tenant["id"], "metrics_daily", body)

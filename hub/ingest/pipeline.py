@@ -10,15 +10,18 @@ import gc
 import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
 from operator import itemgetter
 from typing import BinaryIO, Iterator, Mapping
 
 from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from ..config import Settings
+from ..db import for_tenant
 from ..events import emit
 from ..models import FINISHED_STATUSES, EtlImport, EtlImportChunk, EtlRowError, utcnow
 from . import bounds
@@ -35,15 +38,23 @@ log = logging.getLogger(__name__)
 MAX_TRACKED_ROWS = 10_000
 
 
-def open_payload(session: Session, imp: EtlImport, stack: ExitStack) -> BinaryIO:
+def open_payload(session: Session, imp: EtlImport, stack: ExitStack, *, apart: bool = False) -> BinaryIO:
+    """The import's input as a binary file. `apart`: stored chunks are read on a session of their own, one
+    short transaction each, so that another thread than the one using `session` can read the input (a run's
+    input is committed before the run starts and never changes; an uncommitted one must be read on its own
+    transaction's session)."""
     local_path = (imp.context or {}).get("local_path")
     if local_path:
         return stack.enter_context(open(local_path, "rb"))
 
     query = select(EtlImportChunk.data).where(EtlImportChunk.import_id == imp.id, EtlImportChunk.seq == bindparam("seq"))
+    reader = for_tenant(stack.enter_context(Session(bind=session.get_bind())), imp.tenant_id) if apart else session
 
     def fetch(seq: int) -> bytes | None:
-        return session.execute(query, {"seq": seq}).scalar()
+        data = reader.execute(query, {"seq": seq}).scalar()
+        if apart:
+            reader.rollback()  # no transaction left open between chunks
+        return data
 
     return stack.enter_context(ChunkStream(fetch))
 
@@ -163,20 +174,34 @@ def import_event_payload(imp: EtlImport) -> dict:
     }
 
 
-def _apply_batches(session, imp, spec, header, state, header_cells, batches, track, renew) -> None:
-    # Tried twice: validating batch N+1 in one thread while another applied batch N on PostgreSQL. On
-    # 2 cores it gained little (about 8 % on a first import, nothing on updates: the GIL, and the server
-    # on the same cores), so it is kept simple: one batch after another.
+def _apply_batches(session, imp, spec, header, state, header_cells, batches, track, renew, ahead: bool) -> None:
     # A CSV's text cells are checked a column at a time; workbooks and pushes carry typed cells, row by row.
     validate_rows = None
     if imp.input_format == "csv":
         from . import columnar  # imported here: only CSV imports pay pyarrow's ~50 MiB
 
         validate_rows = columnar.validator_for(header)
-    for batch in batches:
-        good, refused = _validate_batch(header, state, batch, validate_rows)
+
+    def read_and_validate() -> tuple[list, tuple] | None:
+        batch = next(batches, None)
+        return None if batch is None else (batch, _validate_batch(header, state, batch, validate_rows))
+
+    for batch, (good, refused) in _one_ahead(read_and_validate) if ahead else iter(read_and_validate, None):
         renew()
         _write_batch(session, imp, spec, state, header, header_cells, len(batch), good, refused, track)
+
+
+def _one_ahead(produce) -> Iterator:
+    """`produce()`'s results until it returns None, each next one produced in a second thread while the
+    caller works on the last: Python reads and checks the next batch while PostgreSQL writes this one (the
+    GIL is free while psycopg waits for the server). One call at a time and in order, so the keys seen and
+    every row's messages are those of one batch after another, and an error reading the input (bad quoting
+    midway) is raised after the batches before it are written, as it was."""
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="hub-read-ahead") as thread:
+        pending = thread.submit(produce)
+        while (produced := pending.result()) is not None:
+            pending = thread.submit(produce)
+            yield produced
 
 
 @contextmanager
@@ -242,7 +267,11 @@ def _run_held(session: Session, imp: EtlImport, tables: Mapping[str, TableSpec],
         try:
             if spec is None:
                 raise UnusableInput(f"table: expected one of {', '.join(tables)}, found {imp.table_name!r}")
-            stream = open_rows(open_payload(session, imp, stack), imp.input_format, imp.table_name)
+            # On PostgreSQL the next batch is read and validated in a second thread while this one is written;
+            # the input is then read on a connection of its own from the same engine.
+            bind = session.get_bind()
+            ahead = isinstance(bind, Engine) and bind.dialect.name == "postgresql"
+            stream = open_rows(open_payload(session, imp, stack, apart=ahead), imp.input_format, imp.table_name)
             header_cells = stream.header
             header = read_header(spec, header_cells, import_locale(imp))
         except UnusableInput as error:
@@ -267,7 +296,7 @@ def _run_held(session: Session, imp: EtlImport, tables: Mapping[str, TableSpec],
                 record, _ = validate_row(header, number, values)
                 if record is not None:
                     state.check(number, record)
-            _apply_batches(session, imp, spec, header, state, stream.header, _batches(rows, batch_rows), track, renew)
+            _apply_batches(session, imp, spec, header, state, stream.header, _batches(rows, batch_rows), track, renew, ahead)
         except UnusableInput as error:  # a reader can find the input broken midway (bad CSV quoting...)
             session.rollback()
             renew()
