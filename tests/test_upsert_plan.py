@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+import pytest
+
 from hub.db import for_tenant, make_session_factory
 from hub.ingest import upsert
 from hub.ingest.intake import create_import
@@ -79,20 +81,21 @@ def test_the_history_read_probes_only_the_staged_rows(postgres_url, monkeypatch)
     assert sum(rows for _, rows in reads) == CHANGED, f"the history read reads {reads}, expected {CHANGED} rows: {json.dumps(plan)[:2000]}"
 
 
-def _batch_outcomes(url: str, tenant_id: int, records: list[dict], expect_no_updates: bool, keep: bool) -> list[str]:
+def _batch_outcomes(url: str, tenant_id: int, records: list[dict], expect: str, keep: bool) -> list[str]:
     session = for_tenant(make_session_factory(url)(), tenant_id)
     try:
         imp, _ = create_import(session, tenant_id=tenant_id, source="test", table_name="metrics_daily",
                                input_format="csv", payload=b"")
         outcomes = upsert.apply_batch(session, TABLES["metrics_daily"], ["day", "episode_id", "source", "downloads"],
-                                      tenant_id, imp.id, records, expect_no_updates)
+                                      tenant_id, imp.id, records, expect)
         session.commit() if keep else session.rollback()
         return outcomes
     finally:
         session.close()
 
 
-def test_a_batch_expected_to_update_nothing_ends_as_the_full_path_would(postgres_url):
+@pytest.mark.parametrize("expect", [upsert.NO_UPDATES, upsert.ALL_NEW])
+def test_a_batch_expected_to_update_nothing_ends_as_the_full_path_would(postgres_url, expect):
     tenant = make_tenant(postgres_url)
     import_text(postgres_url, tenant["id"], "metrics_daily", _metrics_csv(3))  # downloads 0, 1, 2
     day = date(2024, 1, 1)
@@ -105,18 +108,25 @@ def test_a_batch_expected_to_update_nothing_ends_as_the_full_path_would(postgres
     ]
     expected = ["updated", "unchanged", "updated", "inserted", "inserted"]
     # The path that takes every row through the lock and the read, rolled back: the answer to match.
-    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_no_updates=False, keep=False) == expected
-    # Expected to update nothing, it updates two rows: undone, and written again with their history.
-    assert _batch_outcomes(postgres_url, tenant["id"], records, expect_no_updates=True, keep=True) == expected
+    assert _batch_outcomes(postgres_url, tenant["id"], records, upsert.UPDATES, keep=False) == expected
+    # Expected to be all new or to update nothing, it updates two rows: undone, and written again with their history.
+    assert _batch_outcomes(postgres_url, tenant["id"], records, expect, keep=True) == expected
 
     stored = {m.episode_id: m.downloads for m in rows(postgres_url, MetricsDaily)}
     assert stored == {"ep-0": 10, "ep-1": 1, "ep-2": 12, "ep-3": 13, "ep-4": 14}
     history = sorted((h.row_key, h.changes) for h in rows(postgres_url, RowHistory))
     assert history == [("2024-01-01|ep-0|youtube", {"downloads": {"old": 0, "new": 10}}),
                        ("2024-01-01|ep-2|youtube", {"downloads": {"old": 2, "new": 12}})]
-    # Expected so and so it is: new rows inserted, stored ones unchanged, nothing more in the history.
+    # No updates: new rows inserted, stored ones unchanged, nothing more in the history.
     fresh = [dict(r, day=date(2024, 2, 1)) for r in records[3:]]
-    assert (_batch_outcomes(postgres_url, tenant["id"], records + fresh, expect_no_updates=True, keep=True)
+    assert (_batch_outcomes(postgres_url, tenant["id"], records + fresh, expect, keep=True)
             == ["unchanged"] * 5 + ["inserted"] * 2)
     assert len(rows(postgres_url, MetricsDaily)) == 7
+    assert len(rows(postgres_url, RowHistory)) == 2
+    # All new, as expected: every row inserted, with the import's id and stamp as the upsert writes them.
+    newer = [dict(r, day=date(2024, 3, 1), downloads=20 + i) for i, r in enumerate(records)]
+    assert _batch_outcomes(postgres_url, tenant["id"], newer, expect, keep=True) == ["inserted"] * 5
+    march = [m for m in rows(postgres_url, MetricsDaily, MetricsDaily.episode_id) if m.day == date(2024, 3, 1)]
+    assert [(m.episode_id, m.downloads) for m in march] == [(f"ep-{i}", 20 + i) for i in range(5)]
+    assert all(m.import_id and m.last_updated and m.tenant_id == tenant["id"] for m in march)
     assert len(rows(postgres_url, RowHistory)) == 2

@@ -13,6 +13,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from itertools import islice
 from operator import itemgetter
 from typing import BinaryIO, Iterator, Mapping
 
@@ -29,7 +30,7 @@ from .readers import ChunkStream, open_rows
 from .seen_keys import SeenKeys
 from .spec import RowError, TableRules, TableSpec, UnusableInput, source_spec
 from .tables import TABLES
-from .upsert import apply_batch
+from .upsert import ALL_NEW, apply_batch, expectation_after
 from .values import DEFAULT_LOCALE
 from .validate import Header, raw_values, read_header, validate_row
 
@@ -84,9 +85,9 @@ class _InputState:
         # Called for every row, so the key comes out in C, and a table without rules across its rows pays no call.
         self._key = itemgetter(*spec.key) if len(spec.key) > 1 else lambda record: (record[spec.key[0]],)
         self._per_input = None if type(rules).per_input is TableRules.per_input else rules.per_input
-        # Whether the next batch will likely update no stored row, as the last one did (a first import, a
-        # replay): the upsert then tries it without the history's lock and read first.
-        self.expect_no_updates = True
+        # What the next batch likely holds, judged by the last one (a first import: all new; a replay: no
+        # updates); the upsert tries the cheapest way to write that first.
+        self.expect = ALL_NEW
 
     def check(self, row_number: int, record: dict) -> list[RowError]:
         key = self._key(record)
@@ -101,13 +102,7 @@ class _InputState:
 
 
 def _batches(rows: Iterator[tuple[int, list]], size: int) -> Iterator[list[tuple[int, list]]]:
-    batch: list[tuple[int, list]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+    while batch := list(islice(rows, size)):
         yield batch
 
 
@@ -344,13 +339,13 @@ def _write_batch(session, imp, spec, state: _InputState, header: Header, header_
 
     def write(records: list[dict]) -> list[str]:
         if rules.upserts:
-            return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records, state.expect_no_updates)
+            return apply_batch(session, spec, header.present, imp.tenant_id, imp.id, records, state.expect)
         return rules.write(session, imp.tenant_id, imp.id, records)
 
     # Rows the database refuses for their data become row errors; the rest of the batch lands.
     outcomes, good, faulty = bounds.write_isolating(session, write, good)
     if outcomes:
-        state.expect_no_updates = "updated" not in outcomes
+        state.expect = expectation_after(outcomes)
     refused.extend((values, [RowError(number, None, f"expected a value the database accepts, found one it refused: {why}")])
                    for (number, _, values), why in faulty)
     records = [record for _, record, _ in good]

@@ -6,8 +6,10 @@ compares with what is stored and writes only the differences. `apply_batch` pick
 """
 from __future__ import annotations
 
+from operator import itemgetter
 from typing import Sequence
 
+import psycopg
 from sqlalchemy import Date, Float, Numeric, and_, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -16,6 +18,16 @@ from ..models import EtlImport, RowHistory, utcnow
 from .spec import TableSpec
 
 INSERTED, UPDATED, UNCHANGED = "inserted", "updated", "unchanged"
+# What a batch most likely holds, judged by the batch before it: the cheapest way to write that is tried
+# first (on PostgreSQL), and undone for the next one when the batch holds something else.
+ALL_NEW, NO_UPDATES, UPDATES = "all new", "no updates", "updates"
+
+
+def expectation_after(outcomes: Sequence[str]) -> str:
+    """What to expect of the next batch, from this one's outcomes."""
+    if UPDATED in outcomes:
+        return UPDATES
+    return ALL_NEW if outcomes and all(outcome == INSERTED for outcome in outcomes) else NO_UPDATES
 
 
 def apply_batch(
@@ -25,18 +37,18 @@ def apply_batch(
     tenant_id: int,
     import_id: str,
     records: Sequence[dict],
-    expect_no_updates: bool = False,
+    expect: str = UPDATES,
 ) -> list[str]:
     """Upsert `records` (keys unique within the batch); returns each record's outcome, in order.
 
-    `expect_no_updates`: the caller expects this batch to change no stored row (the import's previous
-    batch changed none: a first import, a replay). On PostgreSQL it is then written first without the
-    history's lock and read, and written again with them only if some row did change. The outcomes,
-    rows and history are the same either way."""
+    `expect`: what the caller expects the batch to hold (`expectation_after` the batch before). On
+    PostgreSQL, ALL_NEW tries a plain INSERT first, and NO_UPDATES (a replay) an upsert without the
+    history's lock and read; each is undone, and the batch written the next way, when the batch holds
+    something else. The outcomes, rows and history are the same whatever is expected."""
     if not records:
         return []
     if session.get_bind().dialect.name == "postgresql":
-        return _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_no_updates)
+        return _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect)
     return _apply_generic(session, spec, present, tenant_id, import_id, records)
 
 
@@ -54,7 +66,7 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect_no_updates=False) -> list[str]:
+def _apply_postgresql(session, spec, present, tenant_id, import_id, records, expect=UPDATES) -> list[str]:
     key = list(spec.key)
     values = _value_columns(spec, present)
     columns = key + values
@@ -68,9 +80,10 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             f"CREATE TEMP TABLE hub_staging ON COMMIT DROP AS "
             f"SELECT {', '.join(map(_quote, columns))} FROM {table} WITH NO DATA"
         )
+        staged = itemgetter(*columns) if len(columns) > 1 else lambda record: (record[columns[0]],)
         with cursor.copy(f"COPY hub_staging ({', '.join(map(_quote, columns))}) FROM STDIN") as copy:
             for record in records:
-                copy.write_row([record[name] for name in columns])
+                copy.write_row(staged(record))
 
         insert_columns = ["tenant_id", *columns, *defaults, "import_id", spec.touched_at]
         select_list = ["%(tenant_id)s", *map(_quote, columns), *(f"%(default_{n})s" for n in defaults), "%(import_id)s", "%(now)s"]
@@ -81,7 +94,6 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
         insert_staged = (
             f"INSERT INTO {table} AS t ({', '.join(map(_quote, insert_columns))}) "
             f"SELECT {', '.join(select_list)} FROM hub_staging ORDER BY {', '.join(map(_quote, key))} "
-            f"ON CONFLICT (tenant_id, {', '.join(map(_quote, key))}) "
         )
         parameters = {
             "tenant_id": tenant_id,
@@ -89,6 +101,22 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             "now": utcnow(),
             **{f"default_{n}": value for n, value in defaults.items()},
         }
+        if expect == ALL_NEW:
+            # A plain INSERT costs the server about a fifth less than INSERT ... ON CONFLICT with RETURNING
+            # (speculative insertion per row). A stored key stops it at once with a unique violation; it is
+            # then undone, and the batch written the way a replay is. (A unique key other than the table's
+            # is broken here and in the upsert alike, which then raises it as before.)
+            cursor.execute("SAVEPOINT hub_all_new")
+            try:
+                cursor.execute(insert_staged, parameters)
+            except psycopg.errors.UniqueViolation:
+                cursor.execute("ROLLBACK TO SAVEPOINT hub_all_new")
+                expect = NO_UPDATES
+            else:
+                cursor.execute("RELEASE SAVEPOINT hub_all_new")
+                return [INSERTED] * len(records)
+            cursor.execute("RELEASE SAVEPOINT hub_all_new")
+        insert_staged += f"ON CONFLICT (tenant_id, {', '.join(map(_quote, key))}) "
         if values:
             changed = _differ(values, "t", "EXCLUDED")
             assignments = ", ".join(f"{_quote(n)} = EXCLUDED.{_quote(n)}" for n in (*values, "import_id", spec.touched_at))
@@ -97,7 +125,7 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             on_conflict = "DO NOTHING"
         upsert = insert_staged + f"{on_conflict} RETURNING {', '.join('t.' + _quote(n) for n in key)}, (t.xmax = 0) AS inserted"
         history = spec.keeps_history and bool(values)
-        if history and expect_no_updates:
+        if history and expect == NO_UPDATES:
             # Inserted rows have no history and unchanged rows none either, so a batch that updates no
             # row needs neither the lock nor the read of old values below. Written without them in a
             # savepoint, it stays if no row was updated; otherwise it is undone and written with them.
