@@ -22,7 +22,7 @@ Correctness is asserted (counts, and the stored values against the COPY table); 
 
 Usage:
     .venv/bin/python benchmarks/ingest_vs_copy.py [--rows N ...] [--postgres-url URL]
-                                                   [--batch-rows B] [--with-replay]
+                                                   [--batch-rows B] [--with-replay] [--repeat K]
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ import multiprocessing
 import os
 import random
 import resource
+import statistics
 import sys
 import tempfile
 import time
@@ -323,6 +324,17 @@ def print_summary(results: list[tuple[int, list[Pass]]]) -> None:
               f"{mib(insert.peak_rss_kib):>11} {mib(upsert.peak_rss_kib):>11}")
 
 
+def print_medians(results: list[tuple[int, list[Pass]]]) -> None:
+    """Each pass's hub/COPY ratio over the runs of one row count: the median, then every run's."""
+    print("\nhub/COPY over the runs (median: each run, in order)")
+    for n in dict.fromkeys(n for n, _ in results):
+        runs = [passes for rows, passes in results if rows == n]
+        for index, name in enumerate(("insert", "upsert", "replay"), start=1):
+            ratios = [passes[index].rows_per_second / passes[0].rows_per_second for passes in runs if len(passes) > index]
+            if ratios:
+                print(f"  {n:>10,} {name:<7} {statistics.median(ratios):.2f}: {' '.join(f'{r:.2f}' for r in ratios)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, action="append", help="rows per run; repeat for several (default: 100000)")
@@ -330,6 +342,9 @@ def main() -> None:
                         help=f"an admin database on the server; a fresh database is created beside it (default: {DEFAULT_ADMIN_URL})")
     parser.add_argument("--batch-rows", type=int, help="HUB_IMPORT_BATCH_ROWS for the hub passes (default: the hub's own)")
     parser.add_argument("--with-replay", action="store_true", help="also import the changed file a second time (all unchanged)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs per row count, each in a fresh database; the ratios move by about 0.05 from run to run, "
+                             "so several runs end with each pass's median (default: 1)")
     args = parser.parse_args()
     row_counts = args.rows or [100_000]
 
@@ -345,12 +360,15 @@ def main() -> None:
     results = []
     batch_used = None
     for n in row_counts:
-        print(f"\n== {n:,} rows", flush=True)
-        passes, batch_used = run_one(args.postgres_url, n, args.batch_rows, args.with_replay)
-        print_detail(n, passes)
-        results.append((n, passes))
+        for run in range(1, args.repeat + 1):
+            print(f"\n== {n:,} rows" + (f", run {run} of {args.repeat}" if args.repeat > 1 else ""), flush=True)
+            passes, batch_used = run_one(args.postgres_url, n, args.batch_rows, args.with_replay)
+            print_detail(n, passes)
+            results.append((n, passes))
     print(f"\nhub batch size: {batch_used} rows per transaction (HUB_IMPORT_BATCH_ROWS)")
     print_summary(results)
+    if args.repeat > 1:
+        print_medians(results)
 
 
 if __name__ == "__main__":
