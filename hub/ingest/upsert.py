@@ -101,21 +101,21 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             "now": utcnow(),
             **{f"default_{n}": value for n, value in defaults.items()},
         }
-        if expect == ALL_NEW:
+
+        def all_inserted() -> list[str] | None:
             # A plain INSERT costs the server about a fifth less than INSERT ... ON CONFLICT with RETURNING
-            # (speculative insertion per row). A stored key stops it at once with a unique violation; it is
-            # then undone, and the batch written the way a replay is. (A unique key other than the table's
-            # is broken here and in the upsert alike, which then raises it as before.)
-            cursor.execute("SAVEPOINT hub_all_new")
+            # (speculative insertion per row). A stored key stops it at once with a unique violation. (A
+            # unique key other than the table's is broken here and in the upsert alike, which raises it.)
             try:
                 cursor.execute(insert_staged, parameters)
             except psycopg.errors.UniqueViolation:
-                cursor.execute("ROLLBACK TO SAVEPOINT hub_all_new")
-                expect = NO_UPDATES
-            else:
-                cursor.execute("RELEASE SAVEPOINT hub_all_new")
-                return [INSERTED] * len(records)
-            cursor.execute("RELEASE SAVEPOINT hub_all_new")
+                return None
+            return [INSERTED] * len(records)
+
+        if expect == ALL_NEW:
+            if (outcomes := _kept_if_answered(cursor, all_inserted)) is not None:
+                return outcomes
+            expect = NO_UPDATES  # some rows are stored: written next the way a replay is
         insert_staged += f"ON CONFLICT (tenant_id, {', '.join(map(_quote, key))}) "
         if values:
             changed = _differ(values, "t", "EXCLUDED")
@@ -125,18 +125,16 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
             on_conflict = "DO NOTHING"
         upsert = insert_staged + f"{on_conflict} RETURNING {', '.join('t.' + _quote(n) for n in key)}, (t.xmax = 0) AS inserted"
         history = spec.keeps_history and bool(values)
-        if history and expect == NO_UPDATES:
+
+        def none_updated() -> list[str] | None:
             # Inserted rows have no history and unchanged rows none either, so a batch that updates no
-            # row needs neither the lock nor the read of old values below. Written without them in a
-            # savepoint, it stays if no row was updated; otherwise it is undone and written with them.
-            cursor.execute("SAVEPOINT hub_without_history")
+            # row needs neither the lock nor the read of old values below.
             cursor.execute(upsert, parameters)
             returned = cursor.fetchall()
-            if all(row[-1] for row in returned):
-                cursor.execute("RELEASE SAVEPOINT hub_without_history")
-                return _outcomes(records, key, returned)
-            cursor.execute("ROLLBACK TO SAVEPOINT hub_without_history")
-            cursor.execute("RELEASE SAVEPOINT hub_without_history")
+            return _outcomes(records, key, returned) if all(row[-1] for row in returned) else None
+
+        if history and expect == NO_UPDATES and (outcomes := _kept_if_answered(cursor, none_updated)) is not None:
+            return outcomes
         if history:
             # Lock the rows this batch will change, in key order (as the upsert below takes them), so that
             # what the upsert reads as their old values is still what they hold when it writes. Only those:
@@ -150,6 +148,17 @@ def _apply_postgresql(session, spec, present, tenant_id, import_id, records, exp
         cursor.execute(upsert, parameters)
         returned = cursor.fetchall()
     return _outcomes(records, key, returned)
+
+
+def _kept_if_answered(cursor, attempt) -> list[str] | None:
+    """`attempt()` in a savepoint: its writes stay when it returns the outcomes, and are undone when it
+    returns None (the batch held something else than expected, and is written the next way)."""
+    cursor.execute("SAVEPOINT hub_attempt")
+    outcomes = attempt()
+    if outcomes is None:
+        cursor.execute("ROLLBACK TO SAVEPOINT hub_attempt")
+    cursor.execute("RELEASE SAVEPOINT hub_attempt")
+    return outcomes
 
 
 def _outcomes(records, key: list[str], returned: list[tuple]) -> list[str]:
