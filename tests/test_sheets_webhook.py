@@ -128,6 +128,27 @@ def test_oversized_push_gives_413(database_url, acme):
     assert "limit is 500 bytes" in response.get_json()["error"]
 
 
+def test_a_pushs_stored_bytes_are_compressed_with_lz4(postgres_url):
+    """Migration 0025: the payload's INSERT is on the ack's path, and lz4 compresses faster than pglz."""
+    from hub import create_app
+
+    made = make_tenant(postgres_url)
+    push = json.loads(FIXTURE["body"])
+    push["rows"] = [{"row_number": n, "values": ["2025-01-01", "pod-1", f"ep-{n}", "apple", "1204"]}
+                    for n in range(2, 402)]
+    push["header"] = ["day", "podcast_id", "episode_id", "source", "downloads"]
+    body = json.dumps(push)
+    client = create_app({"database_url": postgres_url, "redis_url": None}).test_client()
+    response = client.post(f"/webhooks/sheets/{made['slug']}", data=body.encode(), headers=sign(made["secrets"]["sheets"], body))
+    assert response.status_code == 202, response.get_json()
+
+    from sqlalchemy import text
+    session = observer(postgres_url)
+    stored = session.execute(text("SELECT pg_column_compression(data), octet_length(data) FROM etl_import_chunks")).all()
+    session.close()
+    assert stored == [("lz4", len(body.encode()))]
+
+
 @pytest.mark.parametrize("body, status, fragment", [
     ("{not json", 400, "body is not valid JSON"),
     ('{"push_id": "p1", "sheet": "Sheet1", "header": [], "rows": []}', 422, "sheet 'Sheet1' is not a table the hub imports"),
