@@ -95,7 +95,11 @@ def limit_for(session: Session, settings: Settings, tenant_id: int, quota: Quota
 
 def limits_for(session: Session, settings: Settings, tenant_id: int) -> dict[str, int]:
     """Every quota's limit for the tenant, read in one query: for a request charged more than one quota."""
-    own = overrides(session, tenant_id)
+    return limits_with(settings, overrides(session, tenant_id))
+
+
+def limits_with(settings: Settings, own: dict[str, int]) -> dict[str, int]:
+    """Every quota's limit, given the tenant's own limits as `overrides` (or a webhook's Signer) read them."""
     return {name: own.get(name, quota.default(settings)) for name, quota in QUOTAS.items()}
 
 

@@ -6,15 +6,16 @@ import hashlib
 import hmac
 import re
 import secrets as random_secrets
+from dataclasses import dataclass
 
 from cryptography.fernet import Fernet, InvalidToken
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from connectors.registry import CONNECTORS
 
-from .db import across_tenants, find_for_tenant, for_tenant, unscoped
-from .models import Tenant, TenantSecret
+from .db import across_tenants, find_for_tenant, for_tenant, scoped_by_its_statement, unscoped
+from .models import Tenant, TenantQuota, TenantSecret
 
 
 def connector_secret_source(connector: str) -> str:
@@ -95,6 +96,10 @@ def read_secret(session: Session, tenant_id: int, source: str, secret_key: str) 
     encrypted = session.scalar(
         select(TenantSecret.secret_encrypted).where(TenantSecret.tenant_id == tenant_id, TenantSecret.source == source)
     )
+    return _decrypted(encrypted, source, secret_key)
+
+
+def _decrypted(encrypted: str | None, source: str, secret_key: str) -> str | None:
     if not encrypted:
         return None
     try:
@@ -142,6 +147,45 @@ def token_matches(session: Session, tenant_id: int, source: str, token: str) -> 
 def tenant_by_slug(session: Session, slug: str) -> Tenant | None:
     """The tenant named by `slug`; the session works for it from here on (for no tenant when there is none)."""
     return find_for_tenant(session, Tenant, Tenant.id, Tenant.slug == slug)
+
+
+@dataclass(frozen=True)
+class Signer:
+    """The tenant that signs a webhook's requests, as the request that checks them needs it."""
+
+    tenant_id: int
+    slug: str
+    locale: str | None            # the tenant's own (set-locale), for inputs that name none
+    secret: str                   # the plain secret of the source
+    quota_limits: dict[str, int]  # the tenant's own quota limits; a quota without one has the setting's
+
+
+# Migration 0026: the tenant, its secret and its quota limits in one round trip, and the scope set.
+_SIGNER = text("SELECT tenant_id, slug, locale, secret_encrypted, quota_limits FROM hub_webhook_signer(:slug, :source)")
+
+
+def webhook_signer(session: Session, slug: str, source: str, secret_key: str) -> Signer | None:
+    """What `tenant_with_secret` reads, and the tenant's own quota limits, for a webhook that checks a
+    signature and charges quotas; None alike for an unknown tenant and a missing secret. A tenant found
+    is the session's scope from here on. On PostgreSQL one statement reads it all (three otherwise)."""
+    if session.get_bind().dialect.name == "postgresql":
+        row = session.execute(_SIGNER, {"slug": slug, "source": source}).first()
+        if row is None:
+            return None
+        scoped_by_its_statement(session, row.tenant_id)
+        tenant_id, slug, locale, encrypted, limits = row
+    else:
+        tenant = tenant_by_slug(session, slug)
+        if tenant is None:
+            return None
+        tenant_id, slug, locale = tenant.id, tenant.slug, tenant.locale
+        encrypted = session.scalar(select(TenantSecret.secret_encrypted).where(
+            TenantSecret.tenant_id == tenant_id, TenantSecret.source == source))
+        limits = dict(session.execute(select(TenantQuota.quota, TenantQuota.limit).where(TenantQuota.tenant_id == tenant_id)).all())
+    secret = _decrypted(encrypted, source, secret_key)
+    if secret is None:
+        return None
+    return Signer(tenant_id=tenant_id, slug=slug, locale=locale, secret=secret, quota_limits=dict(limits or {}))
 
 
 def tenant_with_secret(session: Session, slug: str, source: str, secret_key: str) -> tuple[Tenant | None, str | None]:

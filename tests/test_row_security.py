@@ -24,7 +24,8 @@ from hub.db import for_tenant, get_engine, owner_engine, session_scope
 from hub.jobs.imports import reconcile_imports
 from hub.models import Base, EtlImport, MetricsDaily, utcnow
 from hub.row_security import tenant_tables
-from tests.conftest import make_tenant
+from hub.tenants import webhook_signer
+from tests.conftest import SECRET_KEY, make_tenant
 from tests.helpers import import_text, observer, upload_csv
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,6 +119,21 @@ def test_the_scope_lasts_for_every_transaction_of_the_session_and_never_leaks_th
         assert after.execute(text("SELECT current_setting('hub.tenant_id', true)")).scalar() in ("", None)
         assert tenant_ids_in(after, "metrics_daily") == set()
         after.close()
+
+
+def test_the_webhook_signer_function_scopes_the_transaction_before_it_reads_the_secret(postgres_url, two_tenants):
+    """Migration 0026: one statement finds the tenant, sets its scope, and only then reads its secret
+    and quotas under the policies; the session keeps that scope for its next transactions."""
+    _alpha, beta = two_tenants
+    with session_scope(postgres_url) as session:  # unscoped, as a webhook's request begins
+        assert tenant_ids_in(session, "metrics_daily") == set()
+        signer = webhook_signer(session, "beta", "sheets", SECRET_KEY)
+        assert (signer.tenant_id, signer.slug, signer.secret) == (beta["id"], "beta", beta["secrets"]["sheets"])
+        assert tenant_ids_in(session, "metrics_daily") == {beta["id"]}  # the same transaction
+        session.commit()
+        assert tenant_ids_in(session, "etl_imports") == {beta["id"]}  # the next one
+        assert webhook_signer(session, "nobody", "sheets", SECRET_KEY) is None
+        assert tenant_ids_in(session, "etl_imports") == {beta["id"]}  # an unknown slug changes nothing
 
 
 def test_the_api_of_one_tenant_reads_only_its_rows_through_the_policies(postgres_url, two_tenants, monkeypatch):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 
+from hub.db import make_session_factory
 from hub.models import EtlImport, MetricsDaily
 from hub.tenants import set_secret, tenant_by_slug
 from tests.conftest import SECRET_KEY, make_tenant
@@ -126,6 +127,31 @@ def test_oversized_push_gives_413(database_url, acme):
     response = replay(client, headers=sign(FIXTURE["secret"], FIXTURE["body"]))
     assert response.status_code == 413
     assert "limit is 500 bytes" in response.get_json()["error"]
+
+
+def test_the_webhook_signer_is_the_tenant_its_secret_and_its_own_limits(database_url):
+    from hub.quotas import set_quota
+    from hub.tenants import set_secret, webhook_signer
+
+    made = make_tenant(database_url, "signer-one")
+    session = observer(database_url)
+    tenant = tenant_by_slug(session, "signer-one")
+    tenant.locale = "de-DE"
+    set_quota(session, made["id"], "rows_per_day", 1234)
+    session.commit()
+    session.close()
+
+    session = make_session_factory(database_url)()
+    signer = webhook_signer(session, "signer-one", "sheets", SECRET_KEY)
+    assert (signer.tenant_id, signer.slug, signer.locale, signer.secret, signer.quota_limits) == (
+        made["id"], "signer-one", "de-DE", made["secrets"]["sheets"], {"rows_per_day": 1234})
+    # A source the tenant has no secret for, and a tenant that does not exist, look the same.
+    assert webhook_signer(session, "signer-one", "shopify", SECRET_KEY) is None
+    assert webhook_signer(session, "signer-two", "sheets", SECRET_KEY) is None
+    set_secret(session, tenant_by_slug(session, "signer-one"), "shopify", "shpss_x", SECRET_KEY)
+    session.commit()
+    assert webhook_signer(session, "signer-one", "shopify", SECRET_KEY).secret == "shpss_x"
+    session.close()
 
 
 def test_a_pushs_stored_bytes_are_compressed_with_lz4(postgres_url):

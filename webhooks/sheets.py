@@ -15,10 +15,10 @@ from hub.ingest.spec import SHEETS
 from hub.ingest.tables import SHEET_TABLES, switched_off
 from hub.jobs.imports import enqueue_import
 from hub.models import EtlImport
-from hub.quotas import admit_import, charge_request, limits_for, over_quota
+from hub.quotas import admit_import, charge_request, limits_with, over_quota
 from hub.request_limits import bounded_json_loads
 from hub.sheets.ownership import SpreadsheetRefused, accept_push_from, checked_spreadsheet_id, touch
-from hub.tenants import tenant_with_secret
+from hub.tenants import webhook_signer
 from hub.web import db, json_error, settings, webhook_body
 
 from .decoys import decoy_hmac_secret
@@ -33,15 +33,15 @@ def clock() -> float:
 
 
 def _signed_by_tenant(tenant_slug: str, signed: bytes):
-    """(tenant, None) when the request is signed with this tenant's sheets secret, else (None, a 401)."""
-    tenant, secret = tenant_with_secret(db(), tenant_slug, SOURCE, settings().secret_key)
+    """(signer, None) when the request is signed with this tenant's sheets secret, else (None, a 401)."""
+    signer = webhook_signer(db(), tenant_slug, SOURCE, settings().secret_key)
     try:
         # An unknown tenant fails the same check, with the same words, as a wrong signature.
-        check_timestamped_hmac(secret or decoy_hmac_secret(), request.headers.get("X-Hub-Timestamp"),
+        check_timestamped_hmac(signer.secret if signer else decoy_hmac_secret(), request.headers.get("X-Hub-Timestamp"),
                                request.headers.get("X-Hub-Signature-256"), signed, now=clock())
     except SignatureError as error:
         return None, json_error(401, str(error))
-    return tenant, None
+    return signer, None
 
 
 def _accepted(imp, replayed: bool):
@@ -73,11 +73,11 @@ def receive_push(tenant_slug: str):
         return refused
 
     session = db()
-    tenant, refused = _signed_by_tenant(tenant_slug, body)
+    signer, refused = _signed_by_tenant(tenant_slug, body)
     if refused is not None:
         return refused
-    limits = limits_for(session, settings(), tenant.id)  # both quotas a push is charged, in one query
-    if exceeded := charge_request(session, settings(), tenant.id, "webhooks", limits=limits):
+    limits = limits_with(settings(), signer.quota_limits)  # both quotas a push is charged, read with the secret
+    if exceeded := charge_request(session, settings(), signer.tenant_id, "webhooks", limits=limits):
         return over_quota(exceeded)
 
     try:
@@ -101,9 +101,9 @@ def receive_push(tenant_slug: str):
         # Signed by this tenant is not enough: the spreadsheet must be its own, or the hub would read
         # and write another tenant's sheet on this tenant's say-so. Its own is marked as the one that
         # pushed last by the statement that finds it; any other goes through the registration rules.
-        if not touch(session, tenant.id, spreadsheet_id):
-            accept_push_from(session, tenant.id, tenant.slug, spreadsheet_id)
-            touch(session, tenant.id, spreadsheet_id)
+        if not touch(session, signer.tenant_id, spreadsheet_id):
+            accept_push_from(session, signer.tenant_id, signer.slug, spreadsheet_id)
+            touch(session, signer.tenant_id, spreadsheet_id)
     except SpreadsheetRefused as refusal:
         return json_error(403, str(refusal))
     except ValueError as error:
@@ -118,7 +118,8 @@ def receive_push(tenant_slug: str):
     time_zone = push.get("time_zone") if isinstance(push.get("time_zone"), str) else None
     imp, created = create_import(
         session,
-        tenant_id=tenant.id,
+        tenant_id=signer.tenant_id,
+        tenant_locale=signer.locale,
         source=SOURCE,
         table_name=sheet,
         input_format="sheet_push",
@@ -150,12 +151,13 @@ def receive_push(tenant_slug: str):
 def push_status(tenant_slug: str, import_id: str):
     """The outcome of one push, for the script; signed like a push, over the import id."""
     session = db()
-    tenant, refused = _signed_by_tenant(tenant_slug, import_id.encode())
+    signer, refused = _signed_by_tenant(tenant_slug, import_id.encode())
     if refused is not None:
         return refused
-    if exceeded := charge_request(session, settings(), tenant.id, "webhooks"):
+    if exceeded := charge_request(session, settings(), signer.tenant_id, "webhooks",
+                                  limits=limits_with(settings(), signer.quota_limits)):
         return over_quota(exceeded)
     imp = session.get(EtlImport, import_id)
-    if imp is None or imp.tenant_id != tenant.id:
+    if imp is None or imp.tenant_id != signer.tenant_id:
         return json_error(404, f"no import {import_id} for tenant {tenant_slug!r}")
     return jsonify(dict(import_summary(session, imp), row_outcomes=imp.row_outcomes or {}))

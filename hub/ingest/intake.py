@@ -15,6 +15,9 @@ from .tables import TABLES
 from .spec import UnusableInput
 
 
+UNREAD = object()  # create_import's tenant_locale when the caller did not read the tenant
+
+
 class PayloadTooLarge(ValueError):
     """The input is over the configured size limit; nothing of it was kept."""
 
@@ -46,8 +49,10 @@ def create_import(
     dedupe_key: str | None = None,
     context: dict | None = None,
     max_bytes: int | None = None,
+    tenant_locale: str | None | object = UNREAD,
 ) -> tuple[EtlImport, bool]:
-    """Record an import and its payload (chunked). Returns (import, created); a replayed key returns the first."""
+    """Record an import and its payload (chunked). Returns (import, created); a replayed key returns the first.
+    `tenant_locale`: the tenant's locale (None: it has none) when the caller has read the tenant already."""
     if table_name not in TABLES:
         raise UnusableInput(f"table: expected one of {', '.join(TABLES)}, found {table_name!r}")
     if input_format not in INPUT_FORMATS:
@@ -57,9 +62,11 @@ def create_import(
         # An input that names no locale is read in its tenant's (set-locale), else the hub's default.
         # The caller has usually just read the tenant (to authenticate it): get() takes that row and
         # asks the database only when the session has none.
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is not None and tenant.locale:
-            context["locale"] = tenant.locale
+        if tenant_locale is UNREAD:
+            tenant = session.get(Tenant, tenant_id)
+            tenant_locale = tenant.locale if tenant is not None else None
+        if tenant_locale:
+            context["locale"] = tenant_locale
     values = dict(
         id=new_import_id(),
         tenant_id=tenant_id,

@@ -98,8 +98,11 @@ def _not_registered(tenant_slug: str, spreadsheet_id: str) -> SpreadsheetRefused
 def touch(session: Session, tenant_id: int, spreadsheet_id: str) -> bool:
     """Mark the spreadsheet as the tenant's one that pushed last; False (nothing marked) when it is not
     registered to the tenant."""
-    return session.execute(update(TenantSpreadsheet).where(
-        TenantSpreadsheet.tenant_id == tenant_id, TenantSpreadsheet.spreadsheet_id == spreadsheet_id,
+    # On the table, not the entity: no objects in the session to bring up to date, and the ORM's
+    # bulk UPDATE machinery cost a push's ack about 0.7 ms more.
+    spreadsheets = TenantSpreadsheet.__table__
+    return session.execute(update(spreadsheets).where(
+        spreadsheets.c.tenant_id == tenant_id, spreadsheets.c.spreadsheet_id == spreadsheet_id,
     ).values(last_pushed_at=utcnow())).rowcount > 0
 
 
