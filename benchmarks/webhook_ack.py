@@ -3,7 +3,8 @@
 The Apps Script waits for the hub's 202 before it marks rows "sent", and Apps Script runs are
 time-limited, so the ack must be fast whatever the workers are doing. The hub promises that a push
 is in PostgreSQL before the 202 goes out. This script measures both sides of that promise against
-real processes: gunicorn serving `wsgi:app`, PostgreSQL, Redis and `python -m hub worker --burst`.
+real processes: gunicorn serving `wsgi:app` with the deploy's settings (deploy/gunicorn.conf.py), PostgreSQL,
+Redis and `python -m hub worker --burst`.
 
 What it does:
   1. creates a fresh database hub_bench_ack_<random>, migrates it (`python -m hub db upgrade`),
@@ -275,7 +276,10 @@ def start_gunicorn(processes: Processes, name: str, app_spec: str, args, env: di
     """gunicorn serving `app_spec` with this run's workers and threads; returns its base URL once /healthz answers."""
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
-    argv = [GUNICORN, "-w", str(args.gunicorn_workers), "-b", f"127.0.0.1:{port}"]
+    # The deploy's own settings (deploy/gunicorn.conf.py: the app preloaded in the master, each worker
+    # connected before its first request), with this run's workers and port given on the command line.
+    argv = [GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "-w", str(args.gunicorn_workers),
+            "-b", f"127.0.0.1:{port}"]
     if args.gunicorn_threads > 1:
         argv += ["-k", "gthread", "--threads", str(args.gunicorn_threads)]
     gunicorn = processes.start(name, argv + [app_spec], env)

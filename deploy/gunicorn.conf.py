@@ -71,3 +71,10 @@ def post_fork(server, worker):
     from hub.db import dispose_inherited_pools
 
     dispose_inherited_pools()
+
+
+def post_worker_init(worker):
+    # Connected to the database and Redis before the worker takes its first request (hub.warm_up).
+    from hub import warm_up
+
+    warm_up(worker.wsgi)

@@ -55,3 +55,31 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
     # Built here, in gunicorn's master (preload_app), every worker starts with them done.
     configure_mappers()
     return app
+
+
+def warm_up(app: Flask) -> None:
+    """Connect this process to the database and to Redis before its first request. gunicorn calls it in
+    each worker it starts (deploy/gunicorn.conf.py), so no client waits for the connections, nor for the
+    database's first reading of the webhook signer function, which a worker's first push paid for.
+    A store that cannot be reached is logged and left to the requests, which say so."""
+    import logging
+
+    from .jobs.queue import redis_connection
+    from .quotas import storage_for, storage_uri
+    from .tenants import webhook_signer
+
+    settings = app.config.get("HUB_SETTINGS")
+    if settings is None:  # not the hub's app (a benchmark's do-nothing baseline): nothing to connect
+        return
+    log = logging.getLogger("hub")
+    try:
+        with app.extensions["hub.sessions"]() as session:
+            webhook_signer(session, "", "sheets", settings.secret_key)  # no tenant is named ""
+    except Exception:  # noqa: BLE001 - the first request will meet the same fault and answer for it
+        log.warning("warm-up: the database could not be reached", exc_info=True)
+    if settings.redis_url:
+        try:
+            redis_connection(settings.redis_url).ping()
+            storage_for(storage_uri(settings)).check()  # the quota counters' own connection
+        except Exception:  # noqa: BLE001
+            log.warning("warm-up: Redis could not be reached", exc_info=True)

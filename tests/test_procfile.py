@@ -82,3 +82,48 @@ def test_honcho_runs_the_procfile_web_worker_and_scheduler_against_postgres_and_
     for process in ("web.1", "worker.1", "scheduler.1"):
         for text in by_process[process]:
             assert "\x1b[" not in text and json.loads(text)["level"], (process, text)
+
+
+def test_each_gunicorn_worker_is_connected_before_its_first_request(postgres_url, redis_url):
+    """deploy/gunicorn.conf.py warms every worker up (hub.warm_up): its database and Redis connections
+    are open before any request reaches it."""
+    from sqlalchemy import text
+
+    from hub.db import owner_engine
+
+    from redis import Redis
+
+    redis = Redis.from_url(redis_url)
+    database = str(redis.connection_pool.connection_kwargs.get("db", 0))
+
+    def redis_clients() -> list[dict]:
+        return [client for client in redis.client_list() if str(client["db"]) == database]
+
+    before = redis_clients()
+    name = f"hub-warm-up-{os.getpid()}"  # how this test finds the workers' backends among the others
+    port = free_port()
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", HUB_DATABASE_URL=f"{postgres_url}?application_name={name}",
+               HUB_REDIS_URL=redis_url, HUB_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="2", HUB_ENV="production")
+    gunicorn = subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+
+    def backends() -> list[tuple]:
+        with owner_engine(postgres_url).connect() as connection:
+            return connection.execute(text(
+                "SELECT pid, query FROM pg_stat_activity WHERE application_name = :name AND backend_type = 'client backend'"),
+                {"name": name}).all()
+
+    try:
+        # No request is sent before both workers' connections are seen.
+        connected = wait_for(lambda: (found := backends()) and len(found) == 2 and found, "two warmed-up workers", gunicorn)
+        assert all(query == "ROLLBACK" for _pid, query in connected), connected  # the warm-up's session, closed
+        # Each worker holds two Redis connections of its own: RQ's, and the quota counters'.
+        assert wait_for(lambda: len(redis_clients()) >= len(before) + 4, "Redis connections from both workers", gunicorn)
+    finally:
+        if gunicorn.poll() is None:
+            os.killpg(gunicorn.pid, signal.SIGTERM)
+        try:
+            gunicorn.communicate(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(gunicorn.pid, signal.SIGKILL)
+            gunicorn.communicate()
