@@ -17,7 +17,7 @@ Only correctness is asserted; times are printed, never asserted.
 
 Usage:
     .venv/bin/python benchmarks/worker_scaling.py [--files 24] [--rows 5000] [--workers 1 --workers 2]
-        [--postgres-url URL] [--redis-db 11]
+        [--postgres-url URL] [--redis-db 11] [--in-process]
 """
 from __future__ import annotations
 
@@ -80,7 +80,8 @@ def settings_env(database_url: str, redis_url: str) -> dict:
     return env
 
 
-def workers_round(database_url: str, redis_url: str, tenant_id: int, files: list[str], rows: int, workers: int) -> float:
+def workers_round(database_url: str, redis_url: str, tenant_id: int, files: list[str], rows: int, workers: int,
+                  worker_args: tuple[str, ...] = ()) -> float:
     """Queue every file as an import, run `workers` burst workers until they exit; returns the seconds."""
     from redis import Redis
     from sqlalchemy import select
@@ -108,7 +109,7 @@ def workers_round(database_url: str, redis_url: str, tenant_id: int, files: list
         assert enqueue_import(settings, import_id) == "queued"
 
     started = time.perf_counter()
-    processes = [subprocess.Popen([PYTHON, "-m", "hub", "worker", "--burst"], env=env, cwd=ROOT,
+    processes = [subprocess.Popen([PYTHON, "-m", "hub", "worker", "--burst", *worker_args], env=env, cwd=ROOT,
                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(workers)]
     for process in processes:
         _, stderr = process.communicate(timeout=WORKER_TIMEOUT_S)
@@ -167,6 +168,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, action="append", help="worker counts to time (default 1 and 2)")
     parser.add_argument("--postgres-url", default=DEFAULT_ADMIN_URL)
     parser.add_argument("--redis-db", type=int, default=11)
+    parser.add_argument("--in-process", action="store_true",
+                        help="start the workers with --in-process (each job in the worker's own process, no fork)")
     args = parser.parse_args()
     counts = args.workers or [1, 2]
     redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
@@ -177,9 +180,11 @@ def main() -> None:
         rows = [file_rows(n, args.rows) for n in range(args.files)]
         bodies = [as_csv(r) for r in rows]
         total = args.files * args.rows
-        print(f"{args.files} files x {args.rows:,} rows = {total:,} rows; {os.cpu_count()} CPUs")
+        print(f"{args.files} files x {args.rows:,} rows = {total:,} rows; {os.cpu_count()} CPUs; "
+              f"workers {'--in-process' if args.in_process else 'forking a process per job'}")
         copy_seconds = {n: copy_round(database_url, tenant_id, rows, n) for n in sorted(set(counts) | {1})}
-        hub_seconds = {n: workers_round(database_url, redis_url, tenant_id, bodies, args.rows, n) for n in counts}
+        worker_args = ("--in-process",) if args.in_process else ()
+        hub_seconds = {n: workers_round(database_url, redis_url, tenant_id, bodies, args.rows, n, worker_args) for n in counts}
         print(f"{'':>10} {'hub s':>8} {'hub rows/s':>11} {'vs 1':>6} {'COPY s':>8} {'COPY rows/s':>12} {'vs 1':>6}")
         for n in counts:
             copy_line = (f"{copy_seconds[n]:>8.2f} {total / copy_seconds[n]:>12,.0f} {copy_seconds[1] / copy_seconds[n]:>6.2f}"

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import io
+import os
+import sys
 import time
 
 from redis import Redis
@@ -120,3 +122,8 @@ def wait_until_blocked_by(url: str, holder_pid: int, timeout: float = 10.0, inte
         if time.monotonic() > deadline:
             pytest.fail(f"no backend waited on a lock held by backend {holder_pid} within {timeout:g}s", pytrace=False)
         time.sleep(interval)
+
+
+def job_process_facts() -> dict:
+    """An RQ job's answer about the process it ran in: its pid, and whether pyarrow was already loaded."""
+    return {"pid": os.getpid(), "pyarrow_loaded": "pyarrow" in sys.modules}

@@ -18,7 +18,7 @@ from hub.ingest.intake import create_import
 from hub.jobs.imports import reconcile_imports
 from hub.jobs.kinds import IMPORT
 from hub.models import MetricsDaily
-from tests.helpers import load_import, observer, rows, upload_csv, work
+from tests.helpers import job_process_facts, load_import, observer, rows, upload_csv, work
 
 CSV = "day,episode_id,source,downloads\n2025-01-06,007,buzzsprout,10\n2025-01-07,007,buzzsprout,20\n"
 
@@ -27,6 +27,24 @@ def upload(client, token, body=CSV):
     return upload_csv(client, token, body)
 
 
+
+
+@pytest.mark.parametrize("flags, forks", [((), True), (("--in-process",), False)], ids=["forking", "in-process"])
+def test_the_worker_forks_a_preloaded_process_per_job_unless_told_to_run_jobs_in_its_own(
+        database_url, redis_url, hub_env, flags, forks):
+    """`python -m hub worker` runs each job in a process forked for it (RQ's Worker), which starts with
+    what jobs need already loaded (pyarrow among it); `--in-process` runs each in the worker itself."""
+    hub_env(database_url, redis_url)
+    job = Queue("hub", connection=Redis.from_url(redis_url)).enqueue(job_process_facts)
+    worker = subprocess.Popen([sys.executable, "-m", "hub", "worker", "--burst", *flags], env=dict(os.environ),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = worker.communicate(timeout=120)[0].decode()
+    assert worker.returncode == 0, output
+    facts = job.return_value(refresh=True)
+    assert facts is not None, output
+    assert (facts["pid"] != worker.pid) is forks
+    if forks:
+        assert facts["pyarrow_loaded"], "the forked job process had to load pyarrow itself"
 
 
 def test_upload_is_queued_then_a_worker_imports_it(database_url, redis_url, tenant, hub_env):
