@@ -43,7 +43,7 @@ def preload_for_jobs() -> None:
     """Load, once in the worker, what every job would otherwise load for itself: RQ's Worker forks a
     process per job, and a forked process starts with what its parent had loaded (RQ's notes on
     performance say to preload): pyarrow for every CSV import, the job modules, the mappers' set-up.
-    Measured on 24 CSV imports of 5,000 rows with one worker: 7.5 s, and 6.1 s preloaded."""
+    Measured on 24 CSV imports of 5,000 rows with one worker: 7.5-8.2 s, and 6.7-7.3 s preloaded."""
     from sqlalchemy.orm import configure_mappers
 
     from ..ingest import columnar  # noqa: F401 - pyarrow, for CSV imports
