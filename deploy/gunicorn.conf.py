@@ -74,7 +74,7 @@ def post_fork(server, worker):
 
 
 def post_worker_init(worker):
-    # Connected to the database and Redis before the worker takes its first request (hub.warm_up).
+    # The worker connects to the database and Redis as it starts, not on its first request (hub.warm_up).
     from hub import warm_up
 
     warm_up(worker.wsgi)

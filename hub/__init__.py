@@ -1,6 +1,7 @@
 """The hub: a Flask app that takes rows from sheets, shops and hosts, and keeps them in one clean store."""
 from __future__ import annotations
 
+import threading
 from typing import Mapping
 
 from flask import Flask
@@ -58,19 +59,25 @@ def create_app(test_config: Mapping[str, object] | None = None) -> Flask:
 
 
 def warm_up(app: Flask) -> None:
-    """Connect this process to the database and to Redis before its first request, and run the webhook
-    signer once (about 7 ms of a worker's first push, on a connection already open). gunicorn calls it
-    in each worker it starts (deploy/gunicorn.conf.py), so no client waits for any of it. A store that
-    cannot be reached is logged and left to the requests, which say so."""
+    """Connect this process to the database and to Redis, and run the webhook signer once (about 7 ms
+    of a worker's first push, on a connection already open), in a thread of its own: gunicorn calls it
+    in each worker it starts (deploy/gunicorn.conf.py), so the connections are usually open before the
+    first request, and a database that does not answer (a host gone, its connection attempts hanging
+    for minutes) never holds up the worker's start. What fails is logged and left to the requests,
+    which say so."""
+    if app.config.get("HUB_SETTINGS") is None:  # not the hub's app (a benchmark's do-nothing baseline)
+        return
+    threading.Thread(target=_connect, args=(app,), name="hub-warm-up", daemon=True).start()
+
+
+def _connect(app: Flask) -> None:
     import logging
 
     from .jobs.queue import redis_connection
     from .quotas import storage_for, storage_uri
     from .tenants import webhook_signer
 
-    settings = app.config.get("HUB_SETTINGS")
-    if settings is None:  # not the hub's app (a benchmark's do-nothing baseline): nothing to connect
-        return
+    settings = app.config["HUB_SETTINGS"]
     log = logging.getLogger("hub")
     try:
         with app.extensions["hub.sessions"]() as session:

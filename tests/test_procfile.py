@@ -127,3 +127,27 @@ def test_each_gunicorn_worker_is_connected_before_its_first_request(postgres_url
         except subprocess.TimeoutExpired:
             os.killpg(gunicorn.pid, signal.SIGKILL)
             gunicorn.communicate()
+
+
+def test_a_database_that_never_answers_does_not_hold_up_the_workers_start(redis_url):
+    """The warm-up runs beside the worker, not before it: with a database host that takes connections
+    and never answers, /healthz (which checks nothing else) still answers as soon as gunicorn is up."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # connections complete in the backlog; nothing is ever read or written
+    port = free_port()
+    env = dict(os.environ, PATH=f"{BIN}:{os.environ['PATH']}", HUB_REDIS_URL=redis_url, HUB_BIND=f"127.0.0.1:{port}",
+               HUB_DATABASE_URL=f"postgresql+psycopg://hub@127.0.0.1:{silent.getsockname()[1]}/hub",
+               WEB_CONCURRENCY="2", HUB_ENV="production")
+    gunicorn = subprocess.Popen([str(BIN / "gunicorn"), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        wait_for(lambda: requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200,
+                 "/healthz with the database silent", gunicorn, timeout=20)
+    finally:
+        if gunicorn.poll() is None:
+            os.killpg(gunicorn.pid, signal.SIGKILL)  # its warm-up threads still wait on the silent socket
+        gunicorn.communicate()
+        silent.close()
