@@ -86,7 +86,7 @@ def test_honcho_runs_the_procfile_web_worker_and_scheduler_against_postgres_and_
 
 def test_each_gunicorn_worker_is_connected_before_its_first_request(postgres_url, redis_url):
     """deploy/gunicorn.conf.py warms every worker up (hub.warm_up): its database and Redis connections
-    are open before any request reaches it."""
+    open without any request having reached it."""
     from sqlalchemy import text
 
     from hub.db import owner_engine
