@@ -84,7 +84,7 @@ def test_honcho_runs_the_procfile_web_worker_and_scheduler_against_postgres_and_
             assert "\x1b[" not in text and json.loads(text)["level"], (process, text)
 
 
-def test_each_gunicorn_worker_is_connected_before_its_first_request(postgres_url, redis_url):
+def test_each_gunicorn_worker_connects_to_the_database_and_redis_as_it_starts(postgres_url, redis_url):
     """deploy/gunicorn.conf.py warms every worker up (hub.warm_up): its database and Redis connections
     open without any request having reached it."""
     from sqlalchemy import text
