@@ -277,7 +277,7 @@ def start_gunicorn(processes: Processes, name: str, app_spec: str, args, env: di
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     # The deploy's own settings (deploy/gunicorn.conf.py: the app preloaded in the master, each worker
-    # connected before its first request), with this run's workers and port given on the command line.
+    # connecting to the database and Redis as it starts), with this run's workers and port given here.
     argv = [GUNICORN, "-c", str(ROOT / "deploy" / "gunicorn.conf.py"), "-w", str(args.gunicorn_workers),
             "-b", f"127.0.0.1:{port}"]
     if args.gunicorn_threads > 1:

@@ -87,11 +87,10 @@ def test_honcho_runs_the_procfile_web_worker_and_scheduler_against_postgres_and_
 def test_each_gunicorn_worker_connects_to_the_database_and_redis_as_it_starts(postgres_url, redis_url):
     """deploy/gunicorn.conf.py warms every worker up (hub.warm_up): its database and Redis connections
     open without any request having reached it."""
+    from redis import Redis
     from sqlalchemy import text
 
     from hub.db import owner_engine
-
-    from redis import Redis
 
     redis = Redis.from_url(redis_url)
     database = str(redis.connection_pool.connection_kwargs.get("db", 0))

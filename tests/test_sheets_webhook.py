@@ -131,7 +131,7 @@ def test_oversized_push_gives_413(database_url, acme):
 
 def test_the_webhook_signer_is_the_tenant_its_secret_and_its_own_limits(database_url):
     from hub.quotas import set_quota
-    from hub.tenants import set_secret, webhook_signer
+    from hub.tenants import webhook_signer
 
     made = make_tenant(database_url, "signer-one")
     session = observer(database_url)
@@ -156,6 +156,8 @@ def test_the_webhook_signer_is_the_tenant_its_secret_and_its_own_limits(database
 
 def test_a_pushs_stored_bytes_are_compressed_with_lz4(postgres_url):
     """Migration 0025: the payload's INSERT is on the ack's path, and lz4 compresses faster than pglz."""
+    from sqlalchemy import text
+
     from hub import create_app
 
     made = make_tenant(postgres_url)
@@ -168,7 +170,6 @@ def test_a_pushs_stored_bytes_are_compressed_with_lz4(postgres_url):
     response = client.post(f"/webhooks/sheets/{made['slug']}", data=body.encode(), headers=sign(made["secrets"]["sheets"], body))
     assert response.status_code == 202, response.get_json()
 
-    from sqlalchemy import text
     session = observer(postgres_url)
     stored = session.execute(text("SELECT pg_column_compression(data), octet_length(data) FROM etl_import_chunks")).all()
     session.close()
